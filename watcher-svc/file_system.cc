@@ -1,0 +1,141 @@
+#include "watcher-svc/file_system.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace coderef::watcher {
+
+bool PosixFileSystem::Stat(const std::string& path, FileStat* st, int* err) {
+  *st = FileStat{};
+  struct stat ls;
+  if (::lstat(path.c_str(), &ls) != 0) {
+    *err = errno;
+    return false;
+  }
+  st->is_symlink = S_ISLNK(ls.st_mode);
+  struct stat s = ls;
+  if (st->is_symlink && ::stat(path.c_str(), &s) != 0) {
+    *err = errno;
+    return false;
+  }
+  st->exists = true;
+  st->is_dir = S_ISDIR(s.st_mode);
+  st->is_file = S_ISREG(s.st_mode);
+  st->size = static_cast<uint64_t>(s.st_size);
+  st->mtime_ns = static_cast<int64_t>(s.st_mtim.tv_sec) * 1'000'000'000 + s.st_mtim.tv_nsec;
+  st->ino = s.st_ino;
+  st->dev = s.st_dev;
+  return true;
+}
+
+bool PosixFileSystem::Read(const std::string& path, uint64_t offset, uint64_t max_bytes,
+                           std::string* out, int* err) {
+  out->clear();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    *err = errno;
+    return false;
+  }
+  struct stat s;
+  if (::fstat(fd, &s) == 0 && !S_ISREG(s.st_mode)) {
+    ::close(fd);
+    *err = EINVAL;  // never read FIFOs or devices
+    return false;
+  }
+  uint64_t want = max_bytes;
+  if (::fstat(fd, &s) == 0 && static_cast<uint64_t>(s.st_size) > offset)
+    want = std::min<uint64_t>(max_bytes, static_cast<uint64_t>(s.st_size) - offset);
+  out->resize(static_cast<size_t>(std::min<uint64_t>(want, 64ull << 20)));
+  size_t got = 0;
+  while (got < out->size()) {
+    ssize_t n = ::pread(fd, out->data() + got, out->size() - got, static_cast<off_t>(offset + got));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      *err = errno;
+      ::close(fd);
+      return false;
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  out->resize(got);
+  ::close(fd);
+  return true;
+}
+
+bool PosixFileSystem::ListDir(const std::string& path, std::vector<DirEntry>* out, int* err) {
+  out->clear();
+  DIR* d = ::opendir(path.c_str());
+  if (!d) {
+    *err = errno;
+    return false;
+  }
+  while (struct dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    DirEntry de;
+    de.name = name;
+    unsigned char t = e->d_type;
+    if (t == DT_UNKNOWN || t == DT_LNK) {
+      struct stat ls, s;
+      std::string full = JoinPath(path, name);
+      if (::lstat(full.c_str(), &ls) == 0) {
+        if (S_ISDIR(ls.st_mode)) de.is_dir = true;
+        else if (S_ISREG(ls.st_mode)) de.is_file = true;
+        else if (S_ISLNK(ls.st_mode) && ::stat(full.c_str(), &s) == 0 && S_ISREG(s.st_mode))
+          de.is_file = true;
+      }
+    } else {
+      de.is_dir = t == DT_DIR;
+      de.is_file = t == DT_REG;
+    }
+    out->push_back(std::move(de));
+  }
+  ::closedir(d);
+  return true;
+}
+
+std::string JoinPath(const std::string& a, const std::string& b) {
+  if (a.empty()) return b;
+  if (b.empty()) return a;
+  if (a.back() == '/') return b.front() == '/' ? a + b.substr(1) : a + b;
+  return b.front() == '/' ? a + b : a + "/" + b;
+}
+
+std::string NormalizePath(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i <= path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    std::string part = path.substr(i, j - i);
+    if (part.empty() || part == ".") {
+    } else if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else {
+      parts.push_back(part);
+    }
+    i = j + 1;
+  }
+  std::string out;
+  for (const auto& p : parts) out += "/" + p;
+  return out.empty() ? "/" : out;
+}
+
+std::string DirName(const std::string& path) {
+  auto pos = path.rfind('/');
+  if (pos == std::string::npos) return ".";
+  if (pos == 0) return "/";
+  return path.substr(0, pos);
+}
+
+std::string BaseName(const std::string& path) {
+  auto pos = path.rfind('/');
+  return pos == std::string::npos ? path : path.substr(pos + 1);
+}
+
+}  // namespace coderef::watcher

@@ -1,0 +1,60 @@
+// FileSystem: the seam through which the watcher reads the disk. The real
+// one (PosixFileSystem) is chosen in main.cpp; unit tests use an in-memory
+// fake. Paths are absolute, '/'-separated byte strings (not necessarily
+// UTF-8). Thread-safety: implementations are used from the watcher's single
+// loop thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace coderef::watcher {
+
+struct FileStat {
+  bool exists = false;
+  bool is_dir = false;
+  bool is_file = false;     // regular file
+  bool is_symlink = false;  // the path itself is a symlink (lstat)
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint64_t ino = 0;
+  uint64_t dev = 0;
+};
+
+struct DirEntry {
+  std::string name;
+  bool is_dir = false;      // a real directory (symlinks to dirs are not followed)
+  bool is_file = false;     // a regular file or a symlink to one
+};
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+  // stat() following symlinks, but `is_symlink` reports lstat(). Returns
+  // false and sets *err (errno) on failure; ENOENT is not exceptional.
+  virtual bool Stat(const std::string& path, FileStat* st, int* err) = 0;
+  // Reads up to `max_bytes` from `offset`. *out holds what was read.
+  virtual bool Read(const std::string& path, uint64_t offset, uint64_t max_bytes,
+                    std::string* out, int* err) = 0;
+  // Lists a directory (without "." and ".."), unsorted.
+  virtual bool ListDir(const std::string& path, std::vector<DirEntry>* out, int* err) = 0;
+};
+
+class PosixFileSystem final : public FileSystem {
+ public:
+  bool Stat(const std::string& path, FileStat* st, int* err) override;
+  bool Read(const std::string& path, uint64_t offset, uint64_t max_bytes, std::string* out,
+            int* err) override;
+  bool ListDir(const std::string& path, std::vector<DirEntry>* out, int* err) override;
+};
+
+// Joins with one '/'.
+std::string JoinPath(const std::string& a, const std::string& b);
+// Lexically normalises an absolute path ("/a/./b/../c/" -> "/a/c").
+std::string NormalizePath(const std::string& path);
+// Parent directory of an absolute path ("/a/b" -> "/a", "/a" -> "/").
+std::string DirName(const std::string& path);
+std::string BaseName(const std::string& path);
+
+}  // namespace coderef::watcher

@@ -1,0 +1,84 @@
+// Workorder logs: parsing lines ("WO-ID | project | description | timestamp")
+// and tailing a log file so that each new complete line yields one entry,
+// partial lines wait for their newline, and a truncated or replaced file is
+// re-read without repeating lines already present. Contract sections 1-2.
+// Not thread-safe (owned by the watcher loop).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "coderef/v1/feed.pb.h"
+#include "watcher-svc/file_system.h"
+
+namespace coderef::watcher {
+
+struct LogLine {
+  std::string workorder_id;
+  std::string project;
+  std::string description;
+  std::optional<std::string> timestamp;  // nullopt for a 3-part line
+  std::string raw;                       // the trimmed line (no CR/LF)
+};
+
+// Parses one line (without its '\n'; a trailing '\r' is ignored). Only lines
+// whose trimmed text starts with "WO-" and has at least 3 '|'-separated
+// parts count; parts are trimmed; a description containing '|' keeps them
+// when there are more than 4 parts (the last part is the timestamp).
+// Returns nullopt otherwise.
+std::optional<LogLine> ParseLogLine(std::string_view line);
+
+// Resolves the project id for a line of a log that belongs to no project
+// (a --workorder-log file): maps the line's project column to an id.
+using ProjectResolver = std::string (*)(const std::string& column, const void* ctx);
+
+// Tails one log file. Entries are items of kind WORKORDER, source "log",
+// keyed "<file_path>#<workorder_id>#<8 hex of Hash64(raw)>", with "#2", "#3"
+// ... appended for repeated identical lines (in file order).
+class LogTailer {
+ public:
+  // `abs_path`: where to read. `file_path`: the path to show (relative to the
+  // project for coderef/workorder-log.txt, absolute for --workorder-log).
+  // `owner_project`: the project id for entries, or "" to take it from each
+  // line via `resolve` (global logs).
+  LogTailer(std::string abs_path, std::string file_path, std::string owner_project);
+
+  // Brings the entries up to date with the file. When the file has the same
+  // inode and grew, only the new bytes are read (complete lines only; an
+  // unterminated last line waits). Otherwise (truncated, replaced, first
+  // read) the whole file is re-read. A missing file means no entries.
+  // Returns false (with *error) on a read error other than ENOENT; the
+  // entries then stay as they were.
+  bool Update(FileSystem& fs, std::string* error);
+
+  // Current entries by key (the state to publish).
+  const std::map<std::string, v1::Item>& entries() const { return entries_; }
+
+  // For global logs: how project ids are derived from the line's column.
+  void set_resolver(ProjectResolver fn, const void* ctx) { resolve_ = fn; resolve_ctx_ = ctx; }
+
+  // Lines skipped as malformed so far (not starting with WO-, too few parts).
+  uint64_t skipped_lines() const { return skipped_; }
+
+ private:
+  void Reset();
+  void AddLine(std::string_view line, uint32_t line_number);
+
+  std::string abs_path_, file_path_, owner_project_;
+  ProjectResolver resolve_ = nullptr;
+  const void* resolve_ctx_ = nullptr;
+  uint64_t ino_ = 0, dev_ = 0;
+  uint64_t offset_ = 0;          // bytes consumed (up to the last '\n')
+  uint64_t prefix_hash_ = 0;     // Hash64 of the first min(offset,4096) bytes
+  uint32_t lines_ = 0;           // lines consumed
+  std::map<std::string, int> occurrences_;  // base key -> count
+  std::map<std::string, v1::Item> entries_;
+  uint64_t skipped_ = 0;
+  int64_t mtime_ms_ = 0;
+};
+
+}  // namespace coderef::watcher
