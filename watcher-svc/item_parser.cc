@@ -1,0 +1,1 @@
+// implemented by the parsers work; placeholder so the target links
