@@ -47,6 +47,18 @@ struct FileFacts {
 // no "handoff" object (not a workorder). Invalid JSON never returns nullopt:
 // the item has valid:false and parse_error, with fields from the path
 // (feature_name = folder name, status "unknown").
+// Details of the mapping:
+// - parse_error is nlohmann's message without its tag, e.g. "parse error at
+//   line 3, column 1: syntax error while parsing object - unexpected end of
+//   input; expected '}'". Valid JSON that is not an object: "expected a JSON
+//   object" (for communication.json too: it is reported, not dropped).
+// - A string field holding a number or bool is rendered ("3", "true"); null,
+//   an object or an array, or a blank string, counts as absent (fallback).
+// - Missing statuses are "unknown" for plans, stubs and hand-offs alike.
+// - A communication.json whose "handoff" is not an object (or absent) -> nullopt.
+// - Invalid UTF-8 bytes in rel_path/feature are shown as "\xNN" in key,
+//   file_path and feature_name (protobuf strings must be UTF-8).
+// - Returns nullopt for the log (info.is_log): LogTailer builds those items.
 std::optional<v1::Item> ParseFileItem(const PathInfo& info, const FileFacts& facts,
                                       const std::optional<std::string>& content,
                                       uint64_t max_text_bytes);

@@ -35,6 +35,9 @@ struct RegistryParse {
 // characters outside [a-z0-9._-], duplicate ids, a path that exists but is
 // not a folder, a path that is the filesystem root "/". A path that does not
 // exist yet is fine (the project is picked up when it appears).
+// Also rejected: an empty or blank "path", a non-string "id" ("id": null is
+// the same as no id), a path under a regular file (ENOTDIR). Only the first
+// error is reported. "~" is not expanded. Other members are ignored.
 RegistryParse ParseRegistry(std::string_view text, const std::string& registry_path,
                             FileSystem& fs);
 

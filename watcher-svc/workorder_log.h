@@ -29,7 +29,9 @@ struct LogLine {
 // whose trimmed text starts with "WO-" and has at least 3 '|'-separated
 // parts count; parts are trimmed; a description containing '|' keeps them
 // when there are more than 4 parts (the last part is the timestamp).
-// Returns nullopt otherwise.
+// An empty last part of a 4+-part line is a null timestamp, like a 3-part
+// line. Returns nullopt otherwise. Fields keep the line's bytes (which need
+// not be UTF-8); LogTailer escapes them for the Item.
 std::optional<LogLine> ParseLogLine(std::string_view line);
 
 // Resolves the project id for a line of a log that belongs to no project
@@ -38,7 +40,13 @@ using ProjectResolver = std::string (*)(const std::string& column, const void* c
 
 // Tails one log file. Entries are items of kind WORKORDER, source "log",
 // keyed "<file_path>#<workorder_id>#<8 hex of Hash64(raw)>", with "#2", "#3"
-// ... appended for repeated identical lines (in file order).
+// ... appended for repeated identical lines (in file order). The 8 hex digits
+// are the low 32 bits of the hash. Without an owner project or a resolver, a
+// line's project id is Slugify(its project column).
+// On a full re-read (truncated / replaced file), a line whose key was already
+// present keeps its previous Item unchanged (line_number and last_modified_ms
+// as first read), so rewriting a log with the same lines publishes nothing and
+// a prepended line is the only change.
 class LogTailer {
  public:
   // `abs_path`: where to read. `file_path`: the path to show (relative to the
@@ -62,6 +70,7 @@ class LogTailer {
   void set_resolver(ProjectResolver fn, const void* ctx) { resolve_ = fn; resolve_ctx_ = ctx; }
 
   // Lines skipped as malformed so far (not starting with WO-, too few parts).
+  // Blank lines are not counted; a full re-read counts its lines again.
   uint64_t skipped_lines() const { return skipped_; }
 
  private:
@@ -71,6 +80,7 @@ class LogTailer {
   std::string abs_path_, file_path_, owner_project_;
   ProjectResolver resolve_ = nullptr;
   const void* resolve_ctx_ = nullptr;
+  bool known_ = false;           // ino_/dev_/offset_ describe a file read before
   uint64_t ino_ = 0, dev_ = 0;
   uint64_t offset_ = 0;          // bytes consumed (up to the last '\n')
   uint64_t prefix_hash_ = 0;     // Hash64 of the first min(offset,4096) bytes

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# The one test command of coderef-live (`make test`; CI runs it through .ci/run
+# with CI=true). Stages run in order, each with a header and its duration;
+# the first failure stops the run with the stage's name and what to look at.
+#
+#   1 deps        scripts/install-deps.sh --web
+#   2 build       cmake --preset release && cmake --build --preset release -j2
+#   3 ctest       ctest --preset release (unit + integration in parallel, e2e serially)
+#   4 web         npm --prefix web run build / test / e2e  (if web/package.json)
+#   5 compose     docker-compose config -q with .env.example
+#   6 topology    tests/topology/run.sh                     (if present)
+#   7 bench       scripts/bench.sh --smoke                   (if present)
+#   8 sanitizers  dev preset (ASan+UBSan): build + ctest;
+#                 tsan preset: build + ctest -L concurrency
+#                 (only when CI=true or CODEREF_SANITIZERS=1)
+#
+# Environment:
+#   SKIP_DEPS=1 SKIP_BUILD=1 SKIP_CTEST=1 SKIP_WEB=1 SKIP_COMPOSE=1
+#   SKIP_TOPOLOGY=1 SKIP_BENCH=1 SKIP_SANITIZERS=1   skip that stage
+#   CODEREF_SANITIZERS=1   run stage 8 outside CI too (0 turns it off in CI)
+#   CTEST_PARALLEL=2       parallel ctest jobs for unit/integration tests
+#   CTEST_TIMEOUT=300      per-test timeout (s) for tests without their own
+#   JOBS=2                 build parallelism
+#   CTEST_ARGS="..."       extra ctest arguments (e.g. "-R watcher")
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+JOBS="${JOBS:-2}"
+CTEST_PARALLEL="${CTEST_PARALLEL:-2}"
+CTEST_TIMEOUT="${CTEST_TIMEOUT:-300}"
+read -r -a CTEST_EXTRA <<<"${CTEST_ARGS:-}"
+
+if [[ -t 1 ]]; then B=$'\033[1m' G=$'\033[32m' R=$'\033[31m' Y=$'\033[33m' N=$'\033[0m'
+else B="" G="" R="" Y="" N=""; fi
+
+SUMMARY=()
+PASSED_SKIPS=()
+RUN_START=$SECONDS
+
+fmt_secs() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+
+# stage <n> <name> <skip var> <function> [why-skipped-if-function-absent]
+# Runs <function> in a subshell with errexit, so the first failing command
+# inside the stage fails the stage (a plain `if fn` would disable errexit).
+stage() {
+  local n="$1" name="$2" skipvar="$3" fn="$4"
+  if [[ "${!skipvar:-}" == 1 ]]; then
+    printf '%s==> [%s/8] %s: skipped (%s=1)%s\n' "$Y" "$n" "$name" "$skipvar" "$N"
+    SUMMARY+=("$(printf '%-11s skipped (%s=1)' "$name" "$skipvar")")
+    return 0
+  fi
+  printf '\n%s==> [%s/8] %s%s\n' "$B" "$n" "$name" "$N"
+  local t0=$SECONDS rc
+  set +e
+  ( set -euo pipefail; "$fn" )
+  rc=$?
+  set -e
+  local dt=$((SECONDS - t0))
+  if ((rc == 0)); then
+    printf '%s==> [%s/8] %s: ok in %s%s\n' "$G" "$n" "$name" "$(fmt_secs $dt)" "$N"
+    SUMMARY+=("$(printf '%-11s ok       %s' "$name" "$(fmt_secs $dt)")")
+    # (the build is incremental: never suggest skipping it)
+    [[ "$skipvar" == SKIP_BUILD ]] || PASSED_SKIPS+=("$skipvar=1")
+  elif ((rc == 99)); then  # the stage decided it had nothing to do
+    printf '%s==> [%s/8] %s: not applicable (%s)%s\n' "$Y" "$n" "$name" "$(fmt_secs $dt)" "$N"
+    SUMMARY+=("$(printf '%-11s n/a' "$name")")
+  else
+    printf '\n%s==> [%s/8] %s: FAILED (exit %s) after %s%s\n' "$R" "$n" "$name" "$rc" "$(fmt_secs $dt)" "$N" >&2
+    printf '    the cause is in the output just above this line.\n' >&2
+    if ((${#PASSED_SKIPS[@]})); then
+      printf '    to retry from this stage: %s scripts/test.sh\n' "${PASSED_SKIPS[*]}" >&2
+    fi
+    print_summary
+    exit "$rc"
+  fi
+}
+
+print_summary() {
+  printf '\n%sSummary%s (total %s)\n' "$B" "$N" "$(fmt_secs $((SECONDS - RUN_START)))"
+  local line
+  for line in "${SUMMARY[@]+"${SUMMARY[@]}"}"; do printf '  %s\n' "$line"; done
+}
+
+# ctest_run <preset> <args...>: the ctest call shared by stages 3 and 8.
+ctest_run() {
+  local preset="$1"; shift
+  ctest --preset "$preset" --timeout "$CTEST_TIMEOUT" --no-tests=ignore \
+    "${CTEST_EXTRA[@]+"${CTEST_EXTRA[@]}"}" "$@"
+}
+
+# --- stages -------------------------------------------------------------------
+st_deps() { scripts/install-deps.sh --web; }
+
+st_build() {
+  cmake --preset release
+  cmake --build --preset release -j"$JOBS"
+}
+
+st_ctest() {
+  [[ -f build/release/CTestTestfile.cmake ]] || { echo "no build/release: run the build stage"; return 1; }
+  echo "--- unit + integration (-LE e2e, -j$CTEST_PARALLEL)"
+  ctest_run release -LE e2e -j"$CTEST_PARALLEL"
+  echo "--- e2e (serial: they start real binaries and time them)"
+  ctest_run release -L e2e
+}
+
+st_web() {
+  [[ -f web/package.json ]] || { echo "no web/package.json"; return 99; }
+  export CODEREF_BUILD_DIR="$ROOT/build/release"
+  npm --prefix web run build
+  npm --prefix web test
+  npm --prefix web run e2e
+}
+
+st_compose() {
+  command -v docker-compose >/dev/null || { echo "docker-compose is not installed"; return 1; }
+  # Validate with the documented example values and with the built-in
+  # defaults (no env file at all); neither needs a Docker engine.
+  docker-compose --env-file .env.example -f docker-compose.yml config -q
+  local empty; empty="$(mktemp)"
+  docker-compose --env-file "$empty" -f docker-compose.yml config -q
+  rm -f "$empty"
+  echo "docker-compose.yml is valid"
+}
+
+st_topology() {
+  [[ -x tests/topology/run.sh ]] || { echo "no tests/topology/run.sh"; return 99; }
+  tests/topology/run.sh
+}
+
+st_bench() {
+  [[ -x scripts/bench.sh ]] || { echo "no scripts/bench.sh"; return 99; }
+  scripts/bench.sh --smoke
+}
+
+st_sanitizers() {
+  local want=0
+  [[ "${CI:-}" == true || "${CI:-}" == 1 ]] && want=1
+  [[ -n "${CODEREF_SANITIZERS:-}" ]] && want="$CODEREF_SANITIZERS"
+  if [[ "$want" != 1 ]]; then
+    echo "off (runs when CI=true or CODEREF_SANITIZERS=1)"
+    return 99
+  fi
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}"
+  export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+  export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
+  echo "--- dev preset (ASan+UBSan): build"
+  cmake --preset dev
+  cmake --build --preset dev -j"$JOBS"
+  echo "--- dev preset: ctest"
+  ctest_run dev -j"$CTEST_PARALLEL"
+  echo "--- tsan preset: build"
+  cmake --preset tsan
+  cmake --build --preset tsan -j"$JOBS"
+  echo "--- tsan preset: ctest -L concurrency"
+  ctest_run tsan -L concurrency
+}
+
+stage 1 deps       SKIP_DEPS       st_deps
+stage 2 build      SKIP_BUILD      st_build
+stage 3 ctest      SKIP_CTEST      st_ctest
+stage 4 web        SKIP_WEB        st_web
+stage 5 compose    SKIP_COMPOSE    st_compose
+stage 6 topology   SKIP_TOPOLOGY   st_topology
+stage 7 bench      SKIP_BENCH      st_bench
+stage 8 sanitizers SKIP_SANITIZERS st_sanitizers
+
+print_summary
+printf '%sall stages passed%s\n' "$G" "$N"

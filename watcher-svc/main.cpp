@@ -1,0 +1,88 @@
+// watcher-svc: watches the projects in projects.json and publishes numbered
+// change events on ZeroMQ. This file only parses flags and wires the
+// service; everything else lives in the coderef::watcher library.
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "common/flags.h"
+#include "common/log.h"
+#include "watcher-svc/file_system.h"
+#include "watcher-svc/watcher_service.h"
+
+int main(int argc, char** argv) {
+  using namespace coderef;
+  watcher::BlockTerminationSignals();
+
+  std::string projects = "projects.json";
+  std::vector<std::string> workorder_logs;
+  std::string log_format = "text", log_level = "info";
+  std::string curve_secret, curve_public;
+  watcher::ServiceOptions o;
+  int64_t max_file_bytes = 1 << 20;
+
+  FlagSet flags("watcher-svc: publishes changes to coderef/ plans, stubs and workorders on ZeroMQ",
+                "WATCHER_");
+  flags.Add("projects", projects, "Path of projects.json (the registry of tracked projects)");
+  flags.Add("pub", o.pub, "ZeroMQ PUB endpoint for events and heartbeats");
+  flags.Add("snapshot", o.snapshot, "ZeroMQ ROUTER endpoint answering snapshot requests");
+  flags.Add("http", o.http, "host:port for /healthz and /metrics (empty disables)");
+  flags.Add("settle-ms", o.settle_ms, "Flush a batch after this long without a new change")
+      ->check(CLI::Range(1, 600000));
+  flags.Add("debounce-ms", o.debounce_ms, "Flush a batch at the latest this long after its first change")
+      ->check(CLI::Range(1, 600000));
+  flags.Add("heartbeat-ms", o.heartbeat_ms, "Heartbeat interval on topic hb")
+      ->check(CLI::Range(10, 600000));
+  flags.Add("max-file-bytes", max_file_bytes, "Raw file text is published up to this size")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+  flags.Add("poll-ms", o.poll_ms, "Poll every N ms instead of inotify (0 = inotify)")
+      ->check(CLI::Range(0, 3600000));
+  flags.Add("workorder-log", workorder_logs, "Extra workorder log file to tail (repeatable)");
+  flags.Add("pub-hwm", o.pub_hwm, "PUB high-water mark (messages per subscriber)")
+      ->check(CLI::Range(0, 100000000));
+  flags.Add("snapshot-chunk-items", o.snapshot_chunk_items, "Items per snapshot chunk")
+      ->check(CLI::Range(1u, 1000000u));
+  flags.Add("max-watches", o.max_watches, "Refuse watches past this count (testing the watch-limit path; 0 = kernel limit)")
+      ->check(CLI::Range(0, 100000000));
+  flags.Add("curve-secret-key", curve_secret, "CURVE server secret key (Z85 or key file): encrypt and authenticate the feed");
+  flags.Add("curve-public-key", curve_public, "CURVE server public key (Z85 or key file), for logging");
+  flags.Add("log-format", log_format, "Log format: text or json")->check(CLI::IsMember({"text", "json"}));
+  flags.Add("log-level", log_level, "Log level: debug, info, warn, error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  flags.ParseOrExit(argc, argv);
+
+  if (o.settle_ms > o.debounce_ms) FlagError("--settle-ms", "must not exceed --debounce-ms");
+  LogFormat lf;
+  LogLevel ll;
+  ParseLogFormat(log_format, &lf);
+  ParseLogLevel(log_level, &ll);
+  SetLogFormat(lf);
+  SetLogLevel(ll);
+  SetLogComponent("watcher");
+
+  auto absolute = [](const std::string& p) {
+    if (!p.empty() && p[0] == '/') return watcher::NormalizePath(p);
+    char buf[PATH_MAX];
+    std::string cwd = ::getcwd(buf, sizeof buf) ? buf : "/";
+    return watcher::NormalizePath(cwd + "/" + p);
+  };
+  o.watcher.projects_file = absolute(projects);
+  for (const auto& l : workorder_logs) o.watcher.workorder_logs.push_back(absolute(l));
+  o.watcher.max_file_bytes = static_cast<uint64_t>(max_file_bytes);
+  if (!curve_secret.empty()) {
+    std::string err;
+    o.curve.server_secret = LoadCurveKey(curve_secret, &err);
+    if (o.curve.server_secret.empty()) FlagError("--curve-secret-key", err);
+  }
+  if (!o.http.empty()) {
+    std::string host;
+    int port;
+    if (!ParseHostPort(o.http, &host, &port)) FlagError("--http", "expected host:port, got \"" + o.http + "\"");
+  }
+
+  watcher::WatcherService service(o);
+  return service.Run();
+}

@@ -1,0 +1,630 @@
+#include "watcher-svc/watcher_core.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+#include "common/names.h"
+#include "common/text.h"
+#include "watcher-svc/item_parser.h"
+
+namespace coderef::watcher {
+
+namespace {
+
+bool IsLocation(std::string_view s) { return s == "working" || s == "archived" || s == "stubs"; }
+
+std::string ErrnoText(int err) { return std::strerror(err); }
+
+}  // namespace
+
+WatcherMetrics WatcherMetrics::Register(MetricsRegistry& reg) {
+  WatcherMetrics m;
+  m.raw_events = reg.Counter("coderef_watcher_raw_events_total", "Raw notifications read from the backend");
+  m.overflows = reg.Counter("coderef_watcher_overflows_total", "Kernel queue overflows (IN_Q_OVERFLOW)");
+  m.rescans = reg.Counter("coderef_watcher_rescans_total", "Full rescans (overflow, lost watches)");
+  m.watch_errors = reg.Counter("coderef_watcher_watch_errors_total", "Directories that could not be watched");
+  m.watch_limit_errors = reg.Counter("coderef_watcher_watch_limit_errors_total",
+                                     "Watches refused because the inotify watch limit was reached (ENOSPC)");
+  m.watches = reg.Gauge("coderef_watcher_watches", "Directories currently watched");
+  m.unwatched_dirs = reg.Gauge("coderef_watcher_unwatched_dirs", "Directories whose watch failed (retried, rescanned)");
+  m.registry_errors = reg.Counter("coderef_watcher_registry_errors_total", "projects.json loads rejected");
+  m.files_read = reg.Counter("coderef_watcher_files_read_total", "Tracked files read");
+  m.items = reg.Gauge("coderef_watcher_items", "Items in the published state");
+  m.projects = reg.Gauge("coderef_watcher_projects", "Projects in the registry");
+  m.bad_names = reg.Counter("coderef_watcher_bad_names_total", "Files skipped: name not valid UTF-8");
+  return m;
+}
+
+WatcherCore::WatcherCore(WatcherOptions options, FileSystem& fs, WatchBackend& backend,
+                         WatcherMetrics metrics)
+    : options_(std::move(options)), fs_(fs), backend_(backend), metrics_(metrics) {
+  options_.projects_file = NormalizePath(options_.projects_file);
+  registry_dir_ = DirName(options_.projects_file);
+  registry_name_ = BaseName(options_.projects_file);
+  for (const auto& l : options_.workorder_logs) global_logs_.insert(NormalizePath(l));
+}
+
+bool WatcherCore::Start() {
+  registry_dirty_ = true;
+  for (const auto& l : global_logs_) MarkFile(l);
+  Flush();  // the initial state: published as state, not as events
+  return registry_loaded_;
+}
+
+bool WatcherCore::dirty() const {
+  return registry_dirty_ || full_rescan_ || !dirty_files_.empty() || !dirty_dirs_.empty() ||
+         !rescan_projects_.empty();
+}
+
+void WatcherCore::ScheduleRescan(const std::string& reason) {
+  LogWarn("rescan.scheduled").Kv("reason", reason);
+  if (metrics_.rescans) metrics_.rescans->Add();
+  full_rescan_ = true;
+}
+
+// ---------------------------------------------------------------- watches
+
+bool WatcherCore::Watch(const std::string& dir, bool entries_only) {
+  int err = 0;
+  if (backend_.AddWatch(dir, entries_only, &err)) {
+    if (failed_watches_.erase(dir) && metrics_.unwatched_dirs)
+      metrics_.unwatched_dirs->Set(static_cast<int64_t>(failed_watches_.size()));
+    return true;
+  }
+  if (err == ENOENT || err == ENOTDIR) return false;  // gone already: the parent's events cover it
+  if (failed_watches_.insert(dir).second) {
+    if (metrics_.watch_errors) metrics_.watch_errors->Add();
+    if (err == ENOSPC) {
+      if (metrics_.watch_limit_errors) metrics_.watch_limit_errors->Add();
+      LogError("watch.limit_reached")
+          .Kv("dir", EscapeForDisplay(dir))
+          .Kv("watches", static_cast<uint64_t>(backend_.watch_count()))
+          .Kv("hint", "raise fs.inotify.max_user_watches; this folder is rescanned every 2 s meanwhile");
+    } else {
+      LogError("watch.failed").Kv("dir", EscapeForDisplay(dir)).Kv("error", ErrnoText(err));
+    }
+  }
+  if (metrics_.unwatched_dirs)
+    metrics_.unwatched_dirs->Set(static_cast<int64_t>(failed_watches_.size()));
+  return false;
+}
+
+bool WatcherCore::RetryFailedWatches() {
+  if (failed_watches_.empty()) return false;
+  std::set<std::string> dirs = failed_watches_;
+  for (const auto& d : dirs) {
+    FileStat st;
+    int err = 0;
+    if (!fs_.Stat(d, &st, &err) || !st.is_dir) {
+      failed_watches_.erase(d);
+    }
+    // Whether or not the watch succeeds now, rescan: changes in an
+    // unwatched folder are only seen this way.
+    dirty_dirs_.insert(d);
+  }
+  if (metrics_.unwatched_dirs)
+    metrics_.unwatched_dirs->Set(static_cast<int64_t>(failed_watches_.size()));
+  return true;
+}
+
+void WatcherCore::EnsureBaseWatches() {
+  Watch(registry_dir_, false);
+  for (const auto& l : global_logs_) Watch(DirName(l), false);
+}
+
+int WatcherCore::WatchModeFor(const std::string& rel_dir) const {
+  auto parts = Split(rel_dir, '/');
+  if (parts.empty() || parts[0] != "coderef") return 0;
+  if (parts.size() == 1) return 2;
+  if (!IsLocation(parts[1])) return 0;
+  if (parts.size() == 2) return 1;
+  if (parts.size() == 3) return 2;
+  return 0;
+}
+
+void WatcherCore::ScanDir(const std::string& abs_dir, const std::string& rel_dir, int depth) {
+  int mode = WatchModeFor(rel_dir);
+  if (mode == 0 || depth > 8) return;
+  // Watch first, then list: a file created between the two is seen twice
+  // (harmless), never missed.
+  Watch(abs_dir, mode == 1);
+  std::vector<DirEntry> entries;
+  int err = 0;
+  if (!fs_.ListDir(abs_dir, &entries, &err)) {
+    if (err != ENOENT && err != ENOTDIR)
+      LogWarn("scan.list_failed").Kv("dir", EscapeForDisplay(abs_dir)).Kv("error", ErrnoText(err));
+    return;
+  }
+  for (const auto& e : entries) {
+    std::string child_rel = rel_dir + "/" + e.name;
+    std::string child_abs = JoinPath(abs_dir, e.name);
+    if (e.is_dir) {
+      if (WatchModeFor(child_rel) != 0) ScanDir(child_abs, child_rel, depth + 1);
+    } else if (e.is_file && ClassifyPath(child_rel)) {
+      MarkFile(child_abs);
+    }
+  }
+}
+
+void WatcherCore::EnsureProjectWatches(const ProjectEntry& p) {
+  // Drop this project's old anchors.
+  for (auto it = anchors_.begin(); it != anchors_.end();) {
+    auto& v = it->second;
+    v.erase(std::remove_if(v.begin(), v.end(),
+                           [&](const Anchor& a) { return a.project_id == p.id; }),
+            v.end());
+    if (v.empty()) {
+      if (it->first != registry_dir_) backend_.RemoveWatch(it->first);
+      it = anchors_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  // Anchor on the nearest existing ancestor of <root>/coderef, watching for
+  // the next path component to appear.
+  std::string target = JoinPath(p.path, "coderef");
+  std::string child = "coderef";
+  std::string dir = p.path;
+  for (int guard = 0; guard < 64; ++guard) {
+    FileStat st;
+    int err = 0;
+    if (fs_.Stat(dir, &st, &err) && st.is_dir) break;
+    if (dir == "/") break;
+    child = BaseName(dir);
+    dir = DirName(dir);
+  }
+  anchors_[dir].push_back(Anchor{p.id, child});
+  Watch(dir, true);
+}
+
+void WatcherCore::DropProjectWatches(const ProjectEntry& p) {
+  for (auto it = anchors_.begin(); it != anchors_.end();) {
+    auto& v = it->second;
+    v.erase(std::remove_if(v.begin(), v.end(),
+                           [&](const Anchor& a) { return a.project_id == p.id; }),
+            v.end());
+    if (v.empty()) {
+      if (it->first != registry_dir_) backend_.RemoveWatch(it->first);
+      it = anchors_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  // The coderef tree: its directories are the watched ones under it.
+  std::vector<std::string> stale;
+  std::string prefix = JoinPath(p.path, "coderef");
+  for (const auto& d : failed_watches_)
+    if (d == prefix || StartsWith(d, prefix + "/")) stale.push_back(d);
+  for (const auto& d : stale) failed_watches_.erase(d);
+  // Walk the published sources to find watched dirs (cheaper than asking
+  // the backend for a list; dirs without sources are dropped when the
+  // kernel reports them gone or on the next restart).
+  std::set<std::string> dirs;
+  for (const auto& s : state_.SourcesUnder(prefix)) {
+    std::string d = DirName(s);
+    while (d.size() >= prefix.size()) {
+      dirs.insert(d);
+      if (d == prefix) break;
+      d = DirName(d);
+    }
+  }
+  dirs.insert(prefix);
+  for (const auto& d : dirs) backend_.RemoveWatch(d);
+}
+
+void WatcherCore::ScanProject(const ProjectEntry& p) {
+  for (const auto& s : state_.SourcesUnder(p.path)) MarkFile(s);
+  std::string coderef = JoinPath(p.path, "coderef");
+  FileStat st;
+  int err = 0;
+  if (fs_.Stat(coderef, &st, &err) && st.is_dir && !st.is_symlink) {
+    ScanDir(coderef, "coderef", 0);
+  }
+}
+
+// ---------------------------------------------------------------- registry
+
+const ProjectEntry* WatcherCore::ProjectById(const std::string& id) const {
+  for (const auto& p : projects_)
+    if (p.id == id) return &p;
+  return nullptr;
+}
+
+const ProjectEntry* WatcherCore::ProjectFor(const std::string& abs_path, std::string* rel) const {
+  const ProjectEntry* best = nullptr;
+  for (const auto& p : projects_) {
+    const std::string& root = p.path;
+    if (abs_path.size() > root.size() + 1 && abs_path.compare(0, root.size(), root) == 0 &&
+        abs_path[root.size()] == '/') {
+      if (!best || root.size() > best->path.size()) best = &p;
+    }
+  }
+  if (best && rel) *rel = abs_path.substr(best->path.size() + 1);
+  return best;
+}
+
+v1::Item WatcherCore::ProjectItem(const ProjectEntry& p) {
+  v1::Item item;
+  item.set_kind(v1::KIND_PROJECT);
+  item.set_project(p.id);
+  item.set_key(p.id);
+  item.set_valid(true);
+  auto* d = item.mutable_project_info();
+  d->set_name(p.name);
+  d->set_path(EscapeInvalidUtf8(p.path));
+  FileStat st;
+  int err = 0;
+  bool exists = fs_.Stat(p.path, &st, &err) && st.is_dir;
+  bool has_coderef = exists && fs_.Stat(JoinPath(p.path, "coderef"), &st, &err) && st.is_dir;
+  d->set_exists(exists);
+  d->set_has_coderef(has_coderef);
+  item.set_content_hash(Hash64(p.name + '\0' + p.path + '\0' + (exists ? "1" : "0") +
+                               (has_coderef ? "1" : "0")));
+  return item;
+}
+
+void WatcherCore::ReloadRegistry(std::vector<v1::ChangeEvent>* events,
+                                 std::vector<v1::ChangeEvent>* trailing) {
+  const std::string& file = options_.projects_file;
+  FileStat st;
+  int err = 0;
+  std::string text;
+  std::string problem;
+  if (!fs_.Stat(file, &st, &err)) {
+    problem = "cannot read: " + ErrnoText(err);
+  } else if (!st.is_file) {
+    problem = "not a regular file";
+  } else if (st.size > (16u << 20)) {
+    problem = "larger than 16 MiB";
+  } else if (!fs_.Read(file, 0, st.size, &text, &err)) {
+    problem = "cannot read: " + ErrnoText(err);
+  }
+  RegistryParse parsed;
+  if (problem.empty()) {
+    parsed = ParseRegistry(text, file, fs_);
+    if (!parsed.ok) problem = parsed.error;
+  }
+  if (!problem.empty()) {
+    if (metrics_.registry_errors) metrics_.registry_errors->Add();
+    LogError("registry.rejected")
+        .Kv("file", EscapeForDisplay(file))
+        .Kv("error", problem)
+        .Kv("kept_projects", static_cast<uint64_t>(projects_.size()))
+        .Kv("note", registry_loaded_ ? "the last good registry stays in force"
+                                     : "no registry yet; waiting for a valid file");
+    return;
+  }
+
+  std::map<std::string, ProjectEntry> old_by_id;
+  for (const auto& p : projects_) old_by_id[p.id] = p;
+  std::map<std::string, ProjectEntry> new_by_id;
+  for (const auto& p : parsed.projects) new_by_id[p.id] = p;
+
+  std::vector<ProjectEntry> removed, added, moved;
+  for (const auto& [id, p] : old_by_id)
+    if (!new_by_id.count(id)) removed.push_back(p);
+  for (const auto& [id, p] : new_by_id) {
+    auto o = old_by_id.find(id);
+    if (o == old_by_id.end()) added.push_back(p);
+    else if (o->second.path != p.path) moved.push_back(o->second);
+  }
+
+  for (const auto& p : removed) DropProjectWatches(p);
+  for (const auto& p : moved) DropProjectWatches(p);
+  projects_ = parsed.projects;
+  registry_loaded_ = true;
+  if (metrics_.projects) metrics_.projects->Set(static_cast<int64_t>(projects_.size()));
+
+  // Sources of removed or moved projects are re-evaluated (they now belong
+  // to no project, or to the new path).
+  for (const auto& p : removed)
+    for (const auto& s : state_.SourcesUnder(p.path)) MarkFile(s);
+  for (const auto& p : moved)
+    for (const auto& s : state_.SourcesUnder(p.path)) MarkFile(s);
+  // Hand-offs of any project may name it; global logs resolve project
+  // columns through the registry: re-read them.
+  for (const auto& l : global_logs_) MarkFile(l);
+
+  for (const auto& p : removed) {
+    v1::Item old = ProjectItem(p);
+    std::string id = StateStore::ItemId(old);
+    if (const v1::Item* published = state_.Find(id)) {
+      AddEvent(v1::EVENT_TYPE_PROJECT_REMOVED, *published, false, trailing);
+      state_.Erase(id);
+    }
+    LogInfo("project.removed").Kv("project", p.id);
+  }
+  for (const auto& p : projects_) {
+    v1::Item item = ProjectItem(p);
+    std::string id = StateStore::ItemId(item);
+    const v1::Item* published = state_.Find(id);
+    if (!published) {
+      state_.Put(id, item);
+      AddEvent(v1::EVENT_TYPE_PROJECT_ADDED, item, true, events);
+      LogInfo("project.added").Kv("project", p.id).Kv("path", EscapeForDisplay(p.path));
+    } else if (published->content_hash() != item.content_hash()) {
+      state_.Put(id, item);
+      AddEvent(v1::EVENT_TYPE_PROJECT_UPDATED, item, true, events);
+      LogInfo("project.updated").Kv("project", p.id).Kv("path", EscapeForDisplay(p.path));
+    }
+    bool is_new = std::any_of(added.begin(), added.end(), [&](const ProjectEntry& a) { return a.id == p.id; });
+    bool is_moved = std::any_of(moved.begin(), moved.end(), [&](const ProjectEntry& a) { return a.id == p.id; });
+    if (is_new || is_moved || !state_.SourcesUnder(p.path).size()) rescan_projects_.insert(p.id);
+  }
+  LogInfo("registry.loaded")
+      .Kv("file", EscapeForDisplay(file))
+      .Kv("projects", static_cast<uint64_t>(projects_.size()))
+      .Kv("added", static_cast<uint64_t>(added.size()))
+      .Kv("removed", static_cast<uint64_t>(removed.size()));
+}
+
+// ---------------------------------------------------------------- events in
+
+bool WatcherCore::IsTrackedFileEvent(const std::string& abs_path, bool is_dir) const {
+  std::string rel;
+  const ProjectEntry* p = ProjectFor(abs_path, &rel);
+  if (!p) return false;
+  if (is_dir) return WatchModeFor(rel) != 0;
+  return ClassifyPath(rel).has_value();
+}
+
+bool WatcherCore::OnRawEvents(const std::vector<RawEvent>& events) {
+  bool relevant = false;
+  for (const auto& ev : events) {
+    if (metrics_.raw_events) metrics_.raw_events->Add();
+    if (ev.type == RawEvent::Type::kOverflow) {
+      if (metrics_.overflows) metrics_.overflows->Add();
+      ScheduleRescan("IN_Q_OVERFLOW");
+      relevant = true;
+      continue;
+    }
+    if (ev.type == RawEvent::Type::kSelfGone) {
+      const std::string& dir = ev.dir;
+      if (dir == registry_dir_) registry_dirty_ = true;
+      for (const auto& l : global_logs_)
+        if (DirName(l) == dir) MarkFile(l);
+      auto a = anchors_.find(dir);
+      if (a != anchors_.end()) {
+        for (const auto& an : a->second) rescan_projects_.insert(an.project_id);
+      }
+      std::string rel;
+      if (const ProjectEntry* p = ProjectFor(dir, &rel)) {
+        dirty_dirs_.insert(dir);
+        if (rel == "coderef") rescan_projects_.insert(p->id);
+      }
+      for (const auto& p : projects_)
+        if (p.path == dir) rescan_projects_.insert(p.id);
+      LogDebug("watch.dir_gone").Kv("dir", EscapeForDisplay(dir));
+      relevant = true;
+      continue;
+    }
+    std::string path = JoinPath(ev.dir, ev.name);
+    if (ev.dir == registry_dir_ && ev.name == registry_name_) {
+      registry_dirty_ = true;
+      relevant = true;
+    }
+    if (global_logs_.count(path)) {
+      MarkFile(path);
+      relevant = true;
+    }
+    auto a = anchors_.find(ev.dir);
+    if (a != anchors_.end()) {
+      for (const auto& an : a->second) {
+        if (an.child == ev.name) {
+          rescan_projects_.insert(an.project_id);
+          relevant = true;
+        }
+      }
+    }
+    std::string rel;
+    const ProjectEntry* p = ProjectFor(path, &rel);
+    if (!p) continue;
+    if (ev.is_dir) {
+      if (WatchModeFor(rel) == 0) continue;
+      if (ev.type == RawEvent::Type::kCreated) {
+        // Close the race: watch and scan the new folder now, before more
+        // files land in it unseen.
+        ScanDir(path, rel, 0);
+        dirty_dirs_.insert(path);
+        relevant = true;
+      } else if (ev.type == RawEvent::Type::kDeleted) {
+        dirty_dirs_.insert(path);
+        relevant = true;
+      }
+    } else if (ClassifyPath(rel)) {
+      MarkFile(path);
+      relevant = true;
+    }
+  }
+  return relevant;
+}
+
+// ---------------------------------------------------------------- flush
+
+std::string WatcherCore::ResolveLogProject(const std::string& column, const void* ctx) {
+  const auto* self = static_cast<const WatcherCore*>(ctx);
+  for (const auto& p : self->projects_)
+    if (p.id == column || p.name == column) return p.id;
+  std::string slug = Slugify(column);
+  for (const auto& p : self->projects_)
+    if (Slugify(p.name) == slug) return p.id;
+  return slug.empty() ? std::string("unknown") : slug;
+}
+
+LogTailer* WatcherCore::TailerFor(const std::string& source, const std::string& rel,
+                                  const std::string& project_id) {
+  auto it = tailers_.find(source);
+  if (it == tailers_.end()) {
+    auto t = std::make_unique<LogTailer>(source, rel, project_id);
+    if (project_id.empty()) t->set_resolver(&WatcherCore::ResolveLogProject, this);
+    it = tailers_.emplace(source, std::move(t)).first;
+  }
+  return it->second.get();
+}
+
+std::map<std::string, v1::Item> WatcherCore::ComputeItems(const std::string& source) {
+  std::map<std::string, v1::Item> out;
+  auto tail = [&](LogTailer* t) {
+    std::string error;
+    if (!t->Update(fs_, &error))
+      LogWarn("log.read_failed").Kv("file", EscapeForDisplay(source)).Kv("error", error);
+    for (const auto& [key, item] : t->entries()) out.emplace(StateStore::ItemId(item), item);
+  };
+  if (global_logs_.count(source)) {
+    tail(TailerFor(source, EscapeInvalidUtf8(source), ""));
+    return out;
+  }
+  std::string rel;
+  const ProjectEntry* p = ProjectFor(source, &rel);
+  if (!p) {
+    tailers_.erase(source);
+    return out;
+  }
+  std::optional<PathInfo> info = ClassifyPath(rel);
+  if (!info) return out;
+  if (!IsValidUtf8(rel)) {
+    if (metrics_.bad_names) metrics_.bad_names->Add();
+    LogWarn("file.bad_name")
+        .Kv("project", p->id)
+        .Kv("path", EscapeForDisplay(rel))
+        .Kv("reason", "file name is not valid UTF-8; skipped");
+    return out;
+  }
+  if (info->is_log) {
+    auto it = tailers_.find(source);
+    if (it != tailers_.end() && it->second) {
+      // Owner changed (project id renamed)? Recreate.
+    }
+    tail(TailerFor(source, rel, p->id));
+    return out;
+  }
+  FileStat st;
+  int err = 0;
+  if (!fs_.Stat(source, &st, &err) || !st.is_file) return out;
+  FileFacts facts;
+  facts.project_id = p->id;
+  facts.rel_path = rel;
+  facts.mtime_ms = st.mtime_ns / 1'000'000;
+  facts.size = st.size;
+  std::optional<std::string> content;
+  std::string read_error;
+  if (st.size <= options_.max_parse_bytes) {
+    std::string data;
+    if (fs_.Read(source, 0, options_.max_parse_bytes, &data, &err)) {
+      facts.size = data.size();
+      facts.content_hash = Hash64(data);
+      content = std::move(data);
+    } else {
+      if (err == ENOENT) return out;
+      read_error = "cannot read file: " + ErrnoText(err);
+      facts.content_hash = Hash64(read_error);
+    }
+  } else {
+    // Too large to read: identity from size, mtime and inode.
+    facts.content_hash = Hash64(std::to_string(st.size) + ':' + std::to_string(st.mtime_ns) +
+                                ':' + std::to_string(st.ino));
+  }
+  if (metrics_.files_read) metrics_.files_read->Add();
+  std::optional<v1::Item> item = ParseFileItem(*info, facts, content, options_.max_file_bytes);
+  if (!item) return out;
+  if (!read_error.empty()) {
+    item->set_valid(false);
+    item->set_parse_error(read_error);
+    LogWarn("file.unreadable").Kv("project", p->id).Kv("path", EscapeForDisplay(rel)).Kv("error", read_error);
+  }
+  out.emplace(StateStore::ItemId(*item), std::move(*item));
+  return out;
+}
+
+void WatcherCore::AddEvent(v1::EventType type, const v1::Item& item, bool with_item,
+                           std::vector<v1::ChangeEvent>* events) {
+  v1::ChangeEvent ev;
+  ev.set_type(type);
+  ev.set_kind(item.kind());
+  ev.set_project(item.project());
+  ev.set_file_path(item.file_path());
+  ev.set_feature_name(item.feature_name());
+  ev.set_location(item.location());
+  ev.set_key(item.key());
+  if (with_item) *ev.mutable_item() = item;
+  events->push_back(std::move(ev));
+}
+
+void WatcherCore::DiffSource(const std::string& source, int64_t,
+                             std::vector<v1::ChangeEvent>* events) {
+  std::map<std::string, v1::Item> now = ComputeItems(source);
+  std::vector<std::string> old_ids = state_.SourceItems(source);
+  std::vector<std::string> new_ids;
+  new_ids.reserve(now.size());
+  for (auto& [id, item] : now) {
+    new_ids.push_back(id);
+    const v1::Item* old = state_.Find(id);
+    if (!old) {
+      AddEvent(EventTypeFor(item.kind(), Change::kAdded), item, true, events);
+      state_.Put(id, std::move(item));
+    } else if (old->content_hash() != item.content_hash() || old->valid() != item.valid()) {
+      AddEvent(EventTypeFor(item.kind(), Change::kUpdated), item, true, events);
+      state_.Put(id, std::move(item));
+    }
+  }
+  for (const auto& id : old_ids) {
+    if (now.count(id)) continue;
+    if (const v1::Item* old = state_.Find(id)) {
+      AddEvent(EventTypeFor(old->kind(), Change::kDeleted), *old, false, events);
+      state_.Erase(id);
+    }
+  }
+  state_.SetSourceItems(source, std::move(new_ids));
+}
+
+std::vector<v1::ChangeEvent> WatcherCore::Flush() {
+  std::vector<v1::ChangeEvent> events, trailing;
+  if (full_rescan_) {
+    full_rescan_ = false;
+    registry_dirty_ = true;
+    for (const auto& p : projects_) rescan_projects_.insert(p.id);
+    for (const auto& s : state_.AllSources()) MarkFile(s);
+    for (const auto& l : global_logs_) MarkFile(l);
+  }
+  if (registry_dirty_) {
+    registry_dirty_ = false;
+    EnsureBaseWatches();
+    ReloadRegistry(&events, &trailing);
+  }
+  std::set<std::string> rescan;
+  rescan.swap(rescan_projects_);
+  for (const auto& id : rescan) {
+    const ProjectEntry* p = ProjectById(id);
+    if (!p) continue;
+    EnsureProjectWatches(*p);
+    ScanProject(*p);
+    v1::Item item = ProjectItem(*p);
+    std::string item_id = StateStore::ItemId(item);
+    const v1::Item* published = state_.Find(item_id);
+    if (published && published->content_hash() != item.content_hash()) {
+      state_.Put(item_id, item);
+      AddEvent(v1::EVENT_TYPE_PROJECT_UPDATED, item, true, &events);
+    }
+  }
+  std::set<std::string> dirs;
+  dirs.swap(dirty_dirs_);
+  for (const auto& d : dirs) {
+    for (const auto& s : state_.SourcesUnder(d)) MarkFile(s);
+    std::string rel;
+    if (ProjectFor(d, &rel)) {
+      FileStat st;
+      int err = 0;
+      if (fs_.Stat(d, &st, &err) && st.is_dir && !st.is_symlink) ScanDir(d, rel, 0);
+    }
+  }
+  std::set<std::string> files;
+  files.swap(dirty_files_);
+  for (const auto& f : files) DiffSource(f, 0, &events);
+  for (auto& ev : trailing) events.push_back(std::move(ev));
+  if (metrics_.items) metrics_.items->Set(static_cast<int64_t>(state_.size()));
+  if (metrics_.watches) metrics_.watches->Set(static_cast<int64_t>(backend_.watch_count()));
+  return events;
+}
+
+}  // namespace coderef::watcher

@@ -1,0 +1,154 @@
+// WatcherCore: from raw change notifications to classified events.
+//
+// It owns the registry (projects.json, reloaded live), decides which
+// directories to watch (each project's coderef/ tree to the depth where
+// tracked files live, the folders holding projects.json and the workorder
+// logs, and "anchor" folders for projects whose folder does not exist yet),
+// records what became dirty, and on Flush() compares the final state on disk
+// with the state last published (content hash), producing added / updated /
+// deleted events. The loop (WatcherService) decides when to flush (Batcher).
+//
+// Races: a directory that appears gets its watch and a scan at once, in
+// OnRawEvents, so files created in it before the watch existed are found.
+// Overflow (IN_Q_OVERFLOW) or a lost watch schedules a rescan that diffs
+// the whole disk against the published state, so the final state is right.
+//
+// Not thread-safe: everything runs on the watcher's loop thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "coderef/v1/feed.pb.h"
+#include "common/metrics.h"
+#include "watcher-svc/file_system.h"
+#include "watcher-svc/registry.h"
+#include "watcher-svc/state_store.h"
+#include "watcher-svc/watch_backend.h"
+#include "watcher-svc/workorder_log.h"
+
+namespace coderef::watcher {
+
+struct WatcherOptions {
+  std::string projects_file;                // absolute path of projects.json
+  std::vector<std::string> workorder_logs;  // absolute paths (--workorder-log)
+  uint64_t max_file_bytes = 1 << 20;        // raw text kept up to this size
+  uint64_t max_parse_bytes = 16 << 20;      // files larger than this are not read
+};
+
+struct WatcherMetrics {
+  Metric* raw_events = nullptr;
+  Metric* overflows = nullptr;
+  Metric* rescans = nullptr;
+  Metric* watch_errors = nullptr;
+  Metric* watch_limit_errors = nullptr;
+  Metric* watches = nullptr;
+  Metric* unwatched_dirs = nullptr;
+  Metric* registry_errors = nullptr;
+  Metric* files_read = nullptr;
+  Metric* items = nullptr;
+  Metric* projects = nullptr;
+  Metric* bad_names = nullptr;
+  // Registers all metrics in `reg`.
+  static WatcherMetrics Register(MetricsRegistry& reg);
+};
+
+class WatcherCore {
+ public:
+  WatcherCore(WatcherOptions options, FileSystem& fs, WatchBackend& backend,
+              WatcherMetrics metrics);
+  WatcherCore(const WatcherCore&) = delete;
+  WatcherCore& operator=(const WatcherCore&) = delete;
+
+  // Loads the registry, sets up watches and reads the initial state (no
+  // events: the initial state is what a snapshot at seq 0 shows). Returns
+  // false when projects.json could not be loaded at all (the service still
+  // runs and picks it up when it becomes valid).
+  bool Start();
+
+  // Takes raw notifications: adds watches for new directories and scans them
+  // at once, and records what is dirty. Returns true when anything relevant
+  // to the published state may have changed (the batch should open/extend).
+  bool OnRawEvents(const std::vector<RawEvent>& events);
+
+  // Compares the final state of everything dirty with the published state,
+  // updates the published state, and returns the events in publish order
+  // (epoch, seq and times are stamped by the publisher).
+  std::vector<v1::ChangeEvent> Flush();
+
+  // True when something is dirty (a flush would do work).
+  bool dirty() const;
+  // Directories whose watch could not be added (e.g. the watch limit): they
+  // are retried and rescanned by RetryFailedWatches() every few seconds.
+  bool has_failed_watches() const { return !failed_watches_.empty(); }
+  // Retries failed watches; rescans those dirs (marks dirty). Returns true
+  // when something became dirty.
+  bool RetryFailedWatches();
+  // Schedules a full rescan (as on overflow) with a logged reason.
+  void ScheduleRescan(const std::string& reason);
+
+  const StateStore& state() const { return state_; }
+  const std::vector<ProjectEntry>& projects() const { return projects_; }
+
+ private:
+  struct Anchor {
+    std::string project_id;
+    std::string child;  // the entry name that matters in this dir
+  };
+
+  // Registry.
+  void ReloadRegistry(std::vector<v1::ChangeEvent>* events,
+                      std::vector<v1::ChangeEvent>* trailing);
+  v1::Item ProjectItem(const ProjectEntry& p);
+  const ProjectEntry* ProjectFor(const std::string& abs_path, std::string* rel) const;
+  const ProjectEntry* ProjectById(const std::string& id) const;
+  // Watches.
+  void EnsureBaseWatches();
+  void EnsureProjectWatches(const ProjectEntry& p);
+  void DropProjectWatches(const ProjectEntry& p);
+  bool Watch(const std::string& dir, bool entries_only);
+  // Depth rule inside a project: 0 not watched, 1 entries only, 2 full.
+  int WatchModeFor(const std::string& rel_dir) const;
+  void ScanDir(const std::string& abs_dir, const std::string& rel_dir, int depth);
+  void ScanProject(const ProjectEntry& p);
+  void MarkFile(const std::string& abs_path) { dirty_files_.insert(abs_path); }
+  bool IsTrackedFileEvent(const std::string& abs_path, bool is_dir) const;
+  // Items.
+  std::map<std::string, v1::Item> ComputeItems(const std::string& source);
+  LogTailer* TailerFor(const std::string& source, const std::string& rel,
+                       const std::string& project_id);
+  void DiffSource(const std::string& source, int64_t first_us,
+                  std::vector<v1::ChangeEvent>* events);
+  void AddEvent(v1::EventType type, const v1::Item& item, bool with_item,
+                std::vector<v1::ChangeEvent>* events);
+  static std::string ResolveLogProject(const std::string& column, const void* ctx);
+
+  WatcherOptions options_;
+  FileSystem& fs_;
+  WatchBackend& backend_;
+  WatcherMetrics metrics_;
+
+  std::vector<ProjectEntry> projects_;
+  bool registry_loaded_ = false;
+  std::string registry_dir_;
+  std::string registry_name_;
+  std::set<std::string> global_logs_;
+  std::map<std::string, std::vector<Anchor>> anchors_;  // dir -> projects waiting on it
+  std::map<std::string, std::unique_ptr<LogTailer>> tailers_;
+
+  std::set<std::string> dirty_files_;
+  std::set<std::string> dirty_dirs_;
+  std::set<std::string> rescan_projects_;
+  bool registry_dirty_ = false;
+  bool full_rescan_ = false;
+  std::set<std::string> failed_watches_;
+
+  StateStore state_;
+};
+
+}  // namespace coderef::watcher
