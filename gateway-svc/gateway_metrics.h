@@ -5,6 +5,9 @@
 
 #include <array>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/metrics.h"
 #include "gateway-svc/resume.h"

@@ -113,6 +113,10 @@ alive() {
   local name="$1" pid exe want
   pid="$(pid_of "$name")" || return 1
   [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+  # An exited process not yet reaped (a zombie) counts as stopped.
+  local stat; stat="$(cat "/proc/$pid/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"
+  [[ "${stat%% *}" != Z ]] || return 1
   want="$(head -n 1 "$RUN_DIR/pids/$name.exe" 2>/dev/null)" || return 0
   exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || return 0
   [[ "${exe% (deleted)}" == "$want" ]] && return 0
@@ -130,7 +134,7 @@ alive() {
 spawn() {
   local name="$1" bin="$2"; shift 2
   local exe; exe="$(readlink -f "$bin")"
-  setsid "$bin" "$@" </dev/null >>"$RUN_DIR/logs/$name.log" 2>&1 &
+  setsid "$bin" "$@" </dev/null >"$RUN_DIR/logs/$name.log" 2>&1 &
   echo $! >"$RUN_DIR/pids/$name.pid"
   printf '%s\n%s\n' "$exe" "$bin" >"$RUN_DIR/pids/$name.exe"
 }

@@ -95,10 +95,13 @@ class LogTailerTest : public ::testing::Test {
     for (const auto& [key, item] : tailer_.entries()) keys.insert(key);
     return keys;
   }
-  const v1::Item* Find(const std::string& id) const {
+  // The entry of workorder `id` (a failure, and an empty item, when none).
+  const v1::Item& Find(const std::string& id) const {
     for (const auto& [key, item] : tailer_.entries())
-      if (item.workorder().workorder_id() == id) return &item;
-    return nullptr;
+      if (item.workorder().workorder_id() == id) return item;
+    ADD_FAILURE() << "no entry for " << id;
+    static const v1::Item kNone;
+    return kNone;
   }
 
   FakeFileSystem fs_;
@@ -119,8 +122,7 @@ TEST_F(LogTailerTest, ItemFields) {
   std::string line = "WO-AUTH-001 | noted | Implement login | 2026-11-25T10:00:00Z";
   fs_.AddFile(kLog, "# log\n\n" + line + "\r\nWO-2 | noted | three parts\n");
   ASSERT_EQ(Ids(), (std::vector<std::string>{"WO-AUTH-001", "WO-2"}));
-  const v1::Item* it = Find("WO-AUTH-001");
-  ASSERT_NE(it, nullptr);
+  const v1::Item* it = &Find("WO-AUTH-001");
   char hex[9];
   std::snprintf(hex, sizeof hex, "%08x", static_cast<unsigned>(Hash64(line) & 0xffffffffu));
   EXPECT_EQ(it->key(), kShown + "#WO-AUTH-001#" + hex);
@@ -143,8 +145,7 @@ TEST_F(LogTailerTest, ItemFields) {
   EXPECT_EQ(w.project_field(), "noted");
   EXPECT_EQ(w.line_number(), 3u);
 
-  const v1::Item* three = Find("WO-2");
-  ASSERT_NE(three, nullptr);
+  const v1::Item* three = &Find("WO-2");
   EXPECT_FALSE(three->workorder().has_timestamp());
   EXPECT_EQ(three->workorder().line_number(), 4u);
   EXPECT_EQ(tailer_.skipped_lines(), 1u);  // "# log"; the blank line is not counted
@@ -161,7 +162,7 @@ TEST_F(LogTailerTest, AppendReadsOnlyNewBytes) {
   EXPECT_EQ(Ids(), (std::vector<std::string>{"WO-1", "WO-2", "WO-3"}));
   auto after = Keys();
   for (const auto& k : before) EXPECT_TRUE(after.count(k)) << k;
-  EXPECT_EQ(Find("WO-3")->workorder().line_number(), 3u);
+  EXPECT_EQ(Find("WO-3").workorder().line_number(), 3u);
   // The new line, plus the head of the file to check it was not rewritten.
   uint64_t old_size = fs_.Content(kLog).size() - more.size();
   EXPECT_EQ(fs_.bytes_read() - read_before, more.size() + old_size);
@@ -175,11 +176,11 @@ TEST_F(LogTailerTest, AppendReadsOnlyNewBytes) {
 TEST_F(LogTailerTest, AppendedLinesKeepOldItemsUnchanged) {
   fs_.AddFile(kLog, "WO-1 | noted | a | t1\n");
   Ids();
-  v1::Item first = *Find("WO-1");
+  v1::Item first = Find("WO-1");
   fs_.AppendFile(kLog, "WO-2 | noted | b | t2\n");  // later mtime
   Ids();
-  EXPECT_EQ(Find("WO-1")->SerializeAsString(), first.SerializeAsString());
-  EXPECT_GT(Find("WO-2")->last_modified_ms(), first.last_modified_ms());
+  EXPECT_EQ(Find("WO-1").SerializeAsString(), first.SerializeAsString());
+  EXPECT_GT(Find("WO-2").last_modified_ms(), first.last_modified_ms());
 }
 
 TEST_F(LogTailerTest, PartialLineWaitsForItsNewline) {
@@ -189,9 +190,9 @@ TEST_F(LogTailerTest, PartialLineWaitsForItsNewline) {
   EXPECT_EQ(Ids(), std::vector<std::string>{"WO-1"});
   fs_.AppendFile(kLog, "\n");
   EXPECT_EQ(Ids(), (std::vector<std::string>{"WO-1", "WO-2"}));
-  EXPECT_EQ(Find("WO-2")->workorder().description(), "bee");
-  EXPECT_EQ(Find("WO-2")->workorder().timestamp(), "t2");
-  EXPECT_EQ(Find("WO-2")->workorder().line_number(), 2u);
+  EXPECT_EQ(Find("WO-2").workorder().description(), "bee");
+  EXPECT_EQ(Find("WO-2").workorder().timestamp(), "t2");
+  EXPECT_EQ(Find("WO-2").workorder().line_number(), 2u);
 }
 
 TEST_F(LogTailerTest, PartialCrlfLine) {
@@ -199,7 +200,7 @@ TEST_F(LogTailerTest, PartialCrlfLine) {
   EXPECT_TRUE(Ids().empty());
   fs_.AppendFile(kLog, "\n");
   EXPECT_EQ(Ids(), std::vector<std::string>{"WO-1"});
-  EXPECT_EQ(Find("WO-1")->workorder().timestamp(), "t1");
+  EXPECT_EQ(Find("WO-1").workorder().timestamp(), "t1");
 }
 
 TEST_F(LogTailerTest, TruncateRereadsWholeFile) {
@@ -213,7 +214,7 @@ TEST_F(LogTailerTest, TruncateRereadsWholeFile) {
   EXPECT_TRUE(Ids().empty());
   fs_.AppendFile(kLog, "WO-9 | noted | z | t9\n");
   EXPECT_EQ(Ids(), std::vector<std::string>{"WO-9"});
-  EXPECT_EQ(Find("WO-9")->workorder().line_number(), 1u);
+  EXPECT_EQ(Find("WO-9").workorder().line_number(), 1u);
 }
 
 TEST_F(LogTailerTest, InPlaceRewriteOfTheHeadIsDetected) {
@@ -225,7 +226,7 @@ TEST_F(LogTailerTest, InPlaceRewriteOfTheHeadIsDetected) {
   std::vector<std::string> ids = Ids();
   std::sort(ids.begin(), ids.end());
   EXPECT_EQ(ids, (std::vector<std::string>{"WO-1", "WO-2"})) << "no duplicate of WO-1";
-  EXPECT_EQ(Find("WO-2")->workorder().line_number(), 1u);
+  EXPECT_EQ(Find("WO-2").workorder().line_number(), 1u);
 }
 
 TEST_F(LogTailerTest, LongLogAcrossTheHeadCheckSize) {
@@ -237,7 +238,9 @@ TEST_F(LogTailerTest, LongLogAcrossTheHeadCheckSize) {
     std::string line = "WO-" + std::to_string(++n) + " | noted | " + std::string(100, 'x') + "\n";
     content += line;
     fs_.AppendFile(kLog, line);
-    if (n % 7 == 0) EXPECT_EQ(Ids().size(), n);
+    if (n % 7 == 0) {
+      EXPECT_EQ(Ids().size(), n);
+    }
   }
   EXPECT_EQ(Ids().size(), n);
   uint64_t bytes = fs_.bytes_read();
@@ -313,7 +316,7 @@ TEST_F(LogTailerTest, MalformedLinesAreSkippedAndCounted) {
   fs_.AddFile(kLog, "not a workorder\nWO-1 | only two\n\n   \nWO-2 | noted | ok\n");
   EXPECT_EQ(Ids(), std::vector<std::string>{"WO-2"});
   EXPECT_EQ(tailer_.skipped_lines(), 2u);
-  EXPECT_EQ(Find("WO-2")->workorder().line_number(), 5u);
+  EXPECT_EQ(Find("WO-2").workorder().line_number(), 5u);
 }
 
 TEST_F(LogTailerTest, Utf8BomOnFirstLine) {
