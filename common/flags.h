@@ -21,6 +21,9 @@ class FlagSet {
   CLI::Option* Add(const std::string& name, T& var, const std::string& help) {
     CLI::Option* opt = app_.add_option("--" + name, var, help)->capture_default_str();
     opt->envname(EnvName(name));
+    // A flag given twice: the last one wins (scripts append overrides).
+    if constexpr (!CLI::detail::is_mutable_container<T>::value)
+      opt->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     return opt;
   }
   CLI::Option* AddBool(const std::string& name, bool& var, const std::string& help);

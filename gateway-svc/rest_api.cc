@@ -106,6 +106,9 @@ HttpResponse RestApi::Handle(const HttpRequest& request) const {
   } else if (p == "/metrics") {
     resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
     resp.body = metrics_->Render();
+  } else if (p == "/orchestrator/ws") {
+    resp = Error(426, "WebSocket upgrade required");
+    resp.headers.emplace_back("Upgrade", "websocket");
   } else if (StartsWith(p, "/orchestrator/")) {
     resp = Error(404, "not found");
   } else {

@@ -32,7 +32,8 @@ GATEWAY_PORT="${CODEREF_GATEWAY_PORT:-8000}"
 BUILD_DIR="${CODEREF_BUILD_DIR:-$ROOT/build/release}"
 READY_TIMEOUT="${CODEREF_READY_TIMEOUT:-30}"
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+if [[ -t 2 ]]; then say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+else say() { printf '==> %s\n' "$*" >&2; }; fi
 die() { printf 'run-local: %s\n' "$*" >&2; exit 1; }
 
 # True when something accepts TCP connections on host:port.
@@ -125,8 +126,11 @@ printf '%s\n' "$WATCHER_PID" >"$RUN_DIR/watcher.pid"
 printf '%s\n' "$GATEWAY_PID" >"$RUN_DIR/gateway.pid"
 
 BASE="http://$HOST:$GATEWAY_PORT"
+# With GATEWAY_TOKEN set every request (even /readyz) needs it.
+AUTH=()
+[[ -n "${GATEWAY_TOKEN:-}" ]] && AUTH=(-H "Authorization: Bearer $GATEWAY_TOKEN")
 deadline=$((SECONDS + READY_TIMEOUT))
-until curl -fsS -o /dev/null --max-time 2 "$BASE/readyz" 2>/dev/null; do
+until curl -fsS -o /dev/null --max-time 2 "${AUTH[@]+"${AUTH[@]}"}" "$BASE/readyz" 2>/dev/null; do
   for svc in watcher gateway; do
     pidvar="${svc^^}_PID"
     if ! kill -0 "${!pidvar}" 2>/dev/null; then

@@ -67,10 +67,10 @@ stage() {
     printf '%s==> [%s/8] %s: not applicable (%s)%s\n' "$Y" "$n" "$name" "$(fmt_secs $dt)" "$N"
     SUMMARY+=("$(printf '%-11s n/a' "$name")")
   else
-    printf '\n%s==> [%s/8] %s: FAILED (exit %s) after %s%s\n' "$R" "$n" "$name" "$rc" "$(fmt_secs $dt)" "$N" >&2
-    printf '    the cause is in the output just above this line.\n' >&2
+    printf '\n%s==> [%s/8] %s: FAILED (exit %s) after %s%s\n' "$R" "$n" "$name" "$rc" "$(fmt_secs $dt)" "$N"
+    printf '    the cause is in the output just above this line.\n'
     if ((${#PASSED_SKIPS[@]})); then
-      printf '    to retry from this stage: %s scripts/test.sh\n' "${PASSED_SKIPS[*]}" >&2
+      printf '    to retry from this stage: %s scripts/test.sh\n' "${PASSED_SKIPS[*]}"
     fi
     print_summary
     exit "$rc"

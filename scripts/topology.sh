@@ -155,7 +155,12 @@ stop_one() {
   rm -f "$RUN_DIR/pids/$name.pid" "$RUN_DIR/pids/$name.exe"
 }
 
-http_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" 2>/dev/null || true; }
+# With GATEWAY_TOKEN set every gateway request (even /readyz) needs it.
+AUTH=()
+[[ -n "${GATEWAY_TOKEN:-}" ]] && AUTH=(-H "Authorization: Bearer $GATEWAY_TOKEN")
+http_code() {
+  curl -s -o /dev/null -w '%{http_code}' --max-time 2 "${AUTH[@]+"${AUTH[@]}"}" "$1" 2>/dev/null || true
+}
 
 cmd_stop() {
   local n all=()

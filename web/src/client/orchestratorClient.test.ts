@@ -228,7 +228,7 @@ describe('status transitions', () => {
 
 describe('backoff schedule', () => {
   /** Fails attempts one by one and records the delay before each retry. */
-  function measureDelays(h: Harness, count: number): number[] {
+  function measureDelays(_h: Harness, count: number): number[] {
     const delays: number[] = [];
     for (let i = 0; i < count; i++) {
       const before = FakeWebSocket.instances.length;

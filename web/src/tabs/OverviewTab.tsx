@@ -59,6 +59,7 @@ function Breakdown({ title, counts }: { title: string; counts: Record<string, nu
   );
 }
 
+const recentKey = (r: RecentChange) => `${r.receivedAt}:${r.seq}`;
 const EVENT_TONE: Record<string, string> = { added: 'green', updated: 'blue', deleted: 'red', removed: 'red' };
 
 export function OverviewTab({ data, open }: { data: DashboardData; open: (t: TabId) => void }) {
@@ -115,8 +116,8 @@ export function OverviewTab({ data, open }: { data: DashboardData; open: (t: Tab
         label="Recent changes"
         rows={data.recent}
         columns={columns}
-        rowKey={(r) => `${r.seq}`}
-        changed={Object.fromEntries(data.recent.slice(0, 5).map((r) => [`${r.seq}`, r.receivedAt]))}
+        rowKey={recentKey}
+        changed={Object.fromEntries(data.recent.slice(0, 5).map((r) => [recentKey(r), r.receivedAt]))}
         empty={data.lastEventAt ? '' : 'No change since this page was opened. Save a plan.json and it shows up here.'}
       />
     </>

@@ -1,0 +1,45 @@
+# syntax=docker/dockerfile:1
+# coderef-live watcher-svc image.
+#   docker build -f docker/watcher.Dockerfile -t coderef-live/watcher .
+# Configuration is by WATCHER_* environment variables (docs/OPERATIONS.md).
+
+# --- build: the same Debian packages and CMake preset as a developer uses ------
+# (identical in docker/gateway.Dockerfile, so BuildKit builds it once for both)
+FROM debian:bookworm AS build
+COPY scripts/install-deps.sh /tmp/install-deps.sh
+RUN /tmp/install-deps.sh && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+RUN cmake --preset release -DCODEREF_BUILD_TESTS=OFF \
+ && cmake --build --preset release -j"$(nproc)"
+
+FROM build AS install
+RUN install -D -m 0755 build/release/watcher-svc/watcher-svc /out/watcher-svc \
+ && strip --strip-debug /out/watcher-svc \
+ && docker/runtime-packages.sh /out/watcher-svc >/out/runtime-packages.txt \
+ && cat /out/runtime-packages.txt
+
+# --- runtime: only the shared libraries the binary loads, a non-root user ------
+FROM debian:bookworm-slim
+COPY --from=install /out/runtime-packages.txt /tmp/runtime-packages.txt
+RUN apt-get update \
+ && xargs -a /tmp/runtime-packages.txt apt-get install -y --no-install-recommends \
+ && rm -rf /var/lib/apt/lists/* /tmp/runtime-packages.txt \
+ && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin coderef
+COPY --from=install /out/watcher-svc /usr/local/bin/watcher-svc
+COPY docker/healthcheck.sh /usr/local/bin/coderef-healthcheck
+
+# Listen on all interfaces of the container; the compose network (not the
+# host) is where the gateways reach the feed. Mount the workspace read-only
+# at /workspace (see docker-compose.yml).
+ENV WATCHER_PROJECTS=/workspace/projects.json \
+    WATCHER_PUB=tcp://0.0.0.0:5556 \
+    WATCHER_SNAPSHOT=tcp://0.0.0.0:5557 \
+    WATCHER_HTTP=0.0.0.0:9100 \
+    WATCHER_LOG_FORMAT=json
+EXPOSE 5556 5557 9100
+USER 10001:10001
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["/usr/local/bin/coderef-healthcheck", "watcher"]
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/watcher-svc"]

@@ -1,0 +1,530 @@
+// The only translation unit that includes websocketpp (slow to compile):
+// the transport glue between websocketpp/Asio and the plain-C++ Hub,
+// RestApi and FeedClient.
+#include "gateway-svc/server.h"
+
+#include <dirent.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <chrono>
+#include <websocketpp/config/asio_no_tls.hpp>
+#include <websocketpp/server.hpp>
+
+#include "common/log.h"
+#include "common/text.h"
+#include "gateway-svc/access.h"
+#include "gateway-svc/event_json.h"
+#include "gateway-svc/feed_client.h"
+#include "gateway-svc/gateway_metrics.h"
+#include "gateway-svc/hub.h"
+#include "gateway-svc/query.h"
+#include "gateway-svc/rest_api.h"
+#include "gateway-svc/static_files.h"
+
+namespace coderef::gateway {
+namespace {
+
+// Per-connection state kept inside websocketpp's connection object.
+struct ConnState {
+  ConnectRequest request;    // parsed at validation
+  Hub::ClientId client_id = 0;
+  bool pending = false;      // counted against --max-clients before open
+};
+
+struct GwConfig : public websocketpp::config::asio {
+  typedef GwConfig type;
+  typedef websocketpp::config::asio base;
+  typedef ConnState connection_base;
+
+  // Client frames are small ({"type":"pong"}); an idle connection should
+  // cost little memory. Larger frames are read in several calls.
+  static const size_t connection_read_buffer_size = 2048;
+  // No websocketpp logging at all: access logging off on the hot path; our
+  // own structured logs name every drop.
+  static const websocketpp::log::level elog_level = websocketpp::log::elevel::none;
+  static const websocketpp::log::level alog_level = websocketpp::log::alevel::none;
+  // Over 64 KiB: websocketpp closes with 1009.
+  static const size_t max_message_size = 64 * 1024;
+  static const size_t max_http_body_size = 64 * 1024;
+
+  struct transport_config : public base::transport_config {
+    // One io thread: no strands needed.
+    static bool const enable_multithreading = false;
+  };
+  typedef websocketpp::transport::asio::endpoint<transport_config> transport_type;
+};
+
+using WsServer = websocketpp::server<GwConfig>;
+using ConnPtr = WsServer::connection_ptr;
+using MessagePtr = GwConfig::message_type::ptr;
+using websocketpp::connection_hdl;
+
+// A frame prepared once (header + unmasked payload) and queued as-is to
+// every connection: websocketpp sends a prepared message without copying.
+class WsFrame final : public Frame {
+ public:
+  explicit WsFrame(MessagePtr msg) : msg_(std::move(msg)) {}
+  std::string_view payload() const override { return msg_->get_payload(); }
+  const MessagePtr& message() const { return msg_; }
+
+ private:
+  MessagePtr msg_;
+};
+
+FramePtr MakeWsFrame(std::string json) {
+  auto msg = std::make_shared<GwConfig::message_type>(GwConfig::con_msg_manager_type::ptr(),
+                                                      websocketpp::frame::opcode::text, 0);
+  msg->get_raw_payload() = std::move(json);
+  uint64_t size = msg->get_payload().size();
+  websocketpp::frame::basic_header h(websocketpp::frame::opcode::text, size, true, false);
+  websocketpp::frame::extended_header e(size);
+  msg->set_header(websocketpp::frame::prepare_header(h, e));
+  msg->set_prepared(true);
+  return std::make_shared<WsFrame>(std::move(msg));
+}
+
+class WsSink final : public ClientSink {
+ public:
+  explicit WsSink(ConnPtr con) : con_(std::move(con)) {}
+  size_t BufferedBytes() const override { return con_->get_buffered_amount(); }
+  void Send(const FramePtr& frame) override {
+    con_->send(static_cast<const WsFrame&>(*frame).message());
+  }
+  void Ping() override {
+    websocketpp::lib::error_code ec;
+    con_->ping("", ec);
+  }
+  void Close(uint16_t code, std::string_view reason) override {
+    websocketpp::lib::error_code ec;
+    con_->close(code, std::string(reason), ec);
+  }
+  std::string Describe() const override { return con_->get_remote_endpoint(); }
+
+ private:
+  ConnPtr con_;
+};
+
+int64_t CountOpenFds() {
+  int64_t n = 0;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (::readdir(d)) ++n;
+    ::closedir(d);
+    n -= 3;  // ".", "..", the DIR itself
+  }
+  return n;
+}
+
+}  // namespace
+
+class GatewayServer::Impl {
+ public:
+  explicit Impl(GatewayOptions options)
+      : options_(std::move(options)),
+        static_files_(options_.static_dir),
+        ping_timer_(io_),
+        pump_timer_(io_),
+        accept_timer_(io_),
+        shutdown_timer_(io_),
+        signals_(io_, SIGTERM, SIGINT) {}
+
+  bool Listen(std::string* error);
+  int port() const { return port_; }
+  void Run();
+  void Stop() {
+    asio::post(io_, [this] { BeginShutdown("stop requested"); });
+  }
+
+ private:
+  void AcceptNext();
+  void OnAccept(ConnPtr con, websocketpp::lib::error_code const& ec);
+  bool OnValidate(connection_hdl hdl);
+  void OnHttp(connection_hdl hdl);
+  void OnOpen(connection_hdl hdl);
+  void OnClosed(connection_hdl hdl);
+  void OnMessage(connection_hdl hdl, WsServer::message_ptr msg);
+  void Reject(const ConnPtr& con, int status, std::string_view error, std::string_view reason);
+  void SchedulePing();
+  void MaybePump();
+  void BeginShutdown(std::string_view why);
+  void ArmShutdownCheck();
+  Hub::ClientId ClientOf(connection_hdl hdl) {
+    websocketpp::lib::error_code ec;
+    ConnPtr con = server_.get_con_from_hdl(hdl, ec);
+    return con ? con->client_id : 0;
+  }
+
+  GatewayOptions options_;
+  asio::io_context io_;
+  WsServer server_;
+  RealClock clock_;
+  GatewayMetrics metrics_;
+  StaticFiles static_files_;
+  std::unique_ptr<Hub> hub_;
+  std::unique_ptr<RestApi> rest_;
+  std::unique_ptr<FeedClient> feed_;
+  asio::steady_timer ping_timer_;
+  asio::steady_timer pump_timer_;
+  asio::steady_timer accept_timer_;
+  asio::steady_timer shutdown_timer_;
+  asio::signal_set signals_;
+  bool pump_scheduled_ = false;
+  bool stopping_ = false;
+  int pending_upgrades_ = 0;
+  int port_ = 0;
+  std::chrono::steady_clock::time_point shutdown_deadline_;
+  std::chrono::steady_clock::time_point last_accept_error_log_{};
+};
+
+bool GatewayServer::Impl::Listen(std::string* error) {
+  websocketpp::lib::error_code ec;
+  server_.init_asio(&io_, ec);
+  if (ec) {
+    *error = "init: " + ec.message();
+    return false;
+  }
+  server_.set_user_agent("coderef-gateway");
+  server_.set_reuse_addr(true);
+  server_.set_listen_backlog(1024);
+  server_.set_open_handshake_timeout(options_.handshake_timeout_ms);
+  server_.set_close_handshake_timeout(options_.close_timeout_ms);
+  server_.set_pong_timeout(options_.pong_timeout_ms);
+  server_.set_max_message_size(64 * 1024);
+  server_.set_max_http_body_size(64 * 1024);
+
+  server_.set_socket_init_handler([](connection_hdl, asio::ip::tcp::socket& s) {
+    asio::error_code sec;
+    s.set_option(asio::ip::tcp::no_delay(true), sec);
+  });
+  server_.set_validate_handler([this](connection_hdl h) { return OnValidate(h); });
+  server_.set_http_handler([this](connection_hdl h) { OnHttp(h); });
+  server_.set_open_handler([this](connection_hdl h) { OnOpen(h); });
+  server_.set_close_handler([this](connection_hdl h) { OnClosed(h); });
+  server_.set_fail_handler([this](connection_hdl h) { OnClosed(h); });
+  server_.set_message_handler(
+      [this](connection_hdl h, WsServer::message_ptr m) { OnMessage(h, std::move(m)); });
+  server_.set_ping_handler([this](connection_hdl h, std::string) {
+    if (Hub::ClientId id = ClientOf(h)) hub_->OnClientControlFrame(id);
+    return true;  // answer with a pong
+  });
+  server_.set_pong_handler([this](connection_hdl h, std::string) {
+    if (Hub::ClientId id = ClientOf(h)) hub_->OnClientControlFrame(id);
+  });
+  server_.set_pong_timeout_handler([this](connection_hdl h, std::string) {
+    if (Hub::ClientId id = ClientOf(h)) hub_->OnPongTimeout(id);
+  });
+
+  asio::error_code aec;
+  asio::ip::address addr = asio::ip::make_address(
+      options_.listen_host == "localhost" ? "127.0.0.1" : options_.listen_host, aec);
+  if (aec) {
+    *error = "bad listen address " + options_.listen_host + ": " + aec.message();
+    return false;
+  }
+  server_.listen(asio::ip::tcp::endpoint(addr, static_cast<unsigned short>(options_.listen_port)),
+                 ec);
+  if (ec) {
+    *error = "cannot listen on " + options_.listen_host + ":" +
+             std::to_string(options_.listen_port) + ": " + ec.message();
+    return false;
+  }
+  asio::ip::tcp::endpoint local = server_.get_local_endpoint(aec);
+  if (aec) {
+    *error = "cannot read the bound port: " + aec.message();
+    return false;
+  }
+  port_ = local.port();
+  if (options_.gateway_id.empty()) {
+    char host[256] = {0};
+    if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "gateway");
+    options_.gateway_id = std::string(host) + ":" + std::to_string(port_);
+  }
+
+  HubOptions hub_options;
+  hub_options.history = options_.history;
+  hub_options.max_queue_bytes = options_.max_queue_bytes;
+  hub_options.ping_ms = options_.ping_ms;
+  hub_options.gateway_id = options_.gateway_id;
+  hub_ = std::make_unique<Hub>(hub_options, MakeWsFrame, &metrics_, &clock_);
+  rest_ = std::make_unique<RestApi>(hub_.get(), &metrics_, &static_files_, &clock_, options_.token);
+
+  FeedClientOptions feed_options;
+  feed_options.feed_endpoint = options_.feed;
+  feed_options.snapshot_endpoint = options_.snapshot;
+  feed_options.curve = options_.curve;
+  feed_options.sync.watcher_timeout_ms = options_.watcher_timeout_ms;
+  feed_options.sync.snapshot_timeout_ms = std::max(1000, options_.watcher_timeout_ms);
+  feed_ = std::make_unique<FeedClient>(
+      feed_options,
+      [this](std::vector<FeedUpdate>&& updates) {
+        auto batch = std::make_shared<std::vector<FeedUpdate>>(std::move(updates));
+        asio::post(io_, [this, batch] {
+          if (stopping_) return;
+          hub_->Apply(std::move(*batch));
+          MaybePump();
+        });
+      },
+      &metrics_, &clock_);
+  return true;
+}
+
+void GatewayServer::Impl::Run() {
+  signals_.async_wait([this](const asio::error_code& ec, int signo) {
+    if (!ec) BeginShutdown(signo == SIGTERM ? "SIGTERM" : "SIGINT");
+  });
+  AcceptNext();
+  SchedulePing();
+  feed_->Start();
+  LogInfo("gateway.started")
+      .Kv("gateway", options_.gateway_id)
+      .Kv("port", port_)
+      .Kv("feed", options_.feed)
+      .Kv("snapshot", options_.snapshot)
+      .Kv("max_clients", options_.max_clients)
+      .Kv("history", static_cast<uint64_t>(options_.history));
+  io_.run();
+  feed_->Stop();
+  LogInfo("gateway.stopped").Kv("clients_left", static_cast<uint64_t>(hub_->client_count()));
+}
+
+// websocketpp's own accept loop re-arms immediately after an error, which
+// spins the CPU while accept() fails with EMFILE (the pending connection
+// stays in the backlog). Ours backs off instead.
+void GatewayServer::Impl::AcceptNext() {
+  if (stopping_) return;
+  websocketpp::lib::error_code ec;
+  ConnPtr con = server_.get_connection();
+  if (!con) {
+    accept_timer_.expires_after(std::chrono::milliseconds(100));
+    accept_timer_.async_wait([this](const asio::error_code& e) {
+      if (!e) AcceptNext();
+    });
+    return;
+  }
+  server_.async_accept(
+      con, [this, con](websocketpp::lib::error_code const& e) { OnAccept(con, e); }, ec);
+  if (ec) {
+    con->terminate(ec);
+    if (ec == websocketpp::error::async_accept_not_listening) return;
+    accept_timer_.expires_after(std::chrono::milliseconds(100));
+    accept_timer_.async_wait([this](const asio::error_code& e) {
+      if (!e) AcceptNext();
+    });
+  }
+}
+
+void GatewayServer::Impl::OnAccept(ConnPtr con, websocketpp::lib::error_code const& ec) {
+  if (!ec) {
+    con->start();
+    AcceptNext();
+    return;
+  }
+  con->terminate(ec);
+  if (stopping_ || ec == websocketpp::error::operation_canceled) return;
+  metrics_.accept_errors->Add();
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_accept_error_log_ > std::chrono::seconds(1)) {
+    last_accept_error_log_ = now;
+    struct rlimit rl {};
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+    LogWarn("accept.failed")
+        .Kv("error", ec.message())
+        .Kv("open_fds", CountOpenFds())
+        .Kv("fd_limit", static_cast<uint64_t>(rl.rlim_cur))
+        .Kv("reason", "accept() failed (likely EMFILE); backing off 100 ms");
+  }
+  accept_timer_.expires_after(std::chrono::milliseconds(100));
+  accept_timer_.async_wait([this](const asio::error_code& e) {
+    if (!e) AcceptNext();
+  });
+}
+
+void GatewayServer::Impl::Reject(const ConnPtr& con, int status, std::string_view error,
+                                 std::string_view reason) {
+  con->set_status(static_cast<websocketpp::http::status_code::value>(status));
+  std::string body = "{\"error\":\"" + JsonEscape(error) + "\"}";
+  con->set_body(body);
+  con->replace_header("Content-Type", "application/json");
+  if (status == 401) con->replace_header("WWW-Authenticate", "Bearer realm=\"coderef-live\"");
+  if (status == 503) con->replace_header("Retry-After", "5");
+  metrics_.Rejected(reason)->Add();
+  LogInfo("upgrade.rejected")
+      .Kv("status", status)
+      .Kv("reason", reason)
+      .Kv("remote", con->get_remote_endpoint())
+      .Kv("origin", con->get_request_header("Origin"));
+}
+
+bool GatewayServer::Impl::OnValidate(connection_hdl hdl) {
+  ConnPtr con = server_.get_con_from_hdl(hdl);
+  if (stopping_) {
+    Reject(con, 503, "gateway shutting down", "max_clients");
+    return false;
+  }
+  RequestTarget target;
+  if (!ParseTarget(con->get_resource(), &target)) {
+    Reject(con, 400, "malformed request target", "bad_request");
+    return false;
+  }
+  if (target.path != "/orchestrator/ws") {
+    Reject(con, 404, "not found", "not_found");
+    return false;
+  }
+  if (!OriginAllowed(con->get_request_header("Origin"), con->get_request_header("Host"),
+                     options_.allowed_origins)) {
+    Reject(con, 403, "origin not allowed", "origin");
+    return false;
+  }
+  auto query_token = target.query.Get("token");
+  if (!TokenAllowed(options_.token, con->get_request_header("Authorization"),
+                    con->get_request_header("X-Coderef-Token"),
+                    query_token ? *query_token : std::string())) {
+    Reject(con, 401, "unauthorized", "token");
+    return false;
+  }
+  if (static_cast<int64_t>(hub_->client_count()) + pending_upgrades_ >= options_.max_clients) {
+    Reject(con, 503, "too many clients", "max_clients");
+    return false;
+  }
+  ConnectRequest req;
+  std::string error;
+  if (auto topics = target.query.Get("topics")) {
+    if (!TopicFilter::Parse(*topics, &req.topics, &error)) {
+      Reject(con, 400, error, "bad_request");
+      return false;
+    }
+  }
+  if (auto since = target.query.Get("since"); since && !since->empty()) {
+    uint64_t n = 0;
+    bool ok = since->size() <= 19;
+    for (char c : *since) {
+      if (c < '0' || c > '9') ok = false;
+      else n = n * 10 + static_cast<uint64_t>(c - '0');
+    }
+    if (!ok) {
+      Reject(con, 400, "since must be a non-negative integer", "bad_request");
+      return false;
+    }
+    req.resume.has_since = true;
+    req.resume.since = n;
+  }
+  req.resume.epoch = target.query.Get("epoch").value_or("");
+  con->request = std::move(req);
+  con->pending = true;
+  ++pending_upgrades_;
+  return true;
+}
+
+void GatewayServer::Impl::OnOpen(connection_hdl hdl) {
+  ConnPtr con = server_.get_con_from_hdl(hdl);
+  if (con->pending) {
+    con->pending = false;
+    --pending_upgrades_;
+  }
+  if (stopping_) {
+    websocketpp::lib::error_code ec;
+    con->close(1001, "gateway shutting down", ec);
+    return;
+  }
+  con->client_id = hub_->Connect(std::make_shared<WsSink>(con), std::move(con->request));
+  MaybePump();
+}
+
+void GatewayServer::Impl::OnClosed(connection_hdl hdl) {
+  websocketpp::lib::error_code ec;
+  ConnPtr con = server_.get_con_from_hdl(hdl, ec);
+  if (!con) return;
+  if (con->pending) {
+    con->pending = false;
+    --pending_upgrades_;
+  }
+  if (con->client_id) {
+    hub_->Disconnect(con->client_id);
+    con->client_id = 0;
+  }
+}
+
+void GatewayServer::Impl::OnMessage(connection_hdl hdl, WsServer::message_ptr msg) {
+  Hub::ClientId id = ClientOf(hdl);
+  if (!id) return;
+  hub_->OnClientFrame(id, msg->get_opcode() == websocketpp::frame::opcode::binary,
+                      msg->get_payload());
+  MaybePump();
+}
+
+void GatewayServer::Impl::OnHttp(connection_hdl hdl) {
+  ConnPtr con = server_.get_con_from_hdl(hdl);
+  metrics_.http_requests->Add();
+  HttpRequest req;
+  req.method = con->get_request().get_method();
+  req.target = con->get_resource();
+  req.authorization = con->get_request_header("Authorization");
+  req.token_header = con->get_request_header("X-Coderef-Token");
+  HttpResponse resp = rest_->Handle(req);
+  con->set_status(static_cast<websocketpp::http::status_code::value>(resp.status));
+  con->set_body(std::move(resp.body));
+  con->replace_header("Content-Type", resp.content_type);
+  for (const auto& [k, v] : resp.headers) con->replace_header(k, v);
+}
+
+void GatewayServer::Impl::SchedulePing() {
+  ping_timer_.expires_after(std::chrono::milliseconds(options_.ping_ms));
+  ping_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec || stopping_) return;
+    hub_->PingAll();
+    SchedulePing();
+  });
+}
+
+void GatewayServer::Impl::MaybePump() {
+  if (pump_scheduled_ || stopping_ || !hub_->NeedsPump()) return;
+  pump_scheduled_ = true;
+  pump_timer_.expires_after(std::chrono::milliseconds(5));
+  pump_timer_.async_wait([this](const asio::error_code& ec) {
+    pump_scheduled_ = false;
+    if (ec || stopping_) return;
+    hub_->PumpAll();
+    MaybePump();
+  });
+}
+
+void GatewayServer::Impl::BeginShutdown(std::string_view why) {
+  if (stopping_) return;
+  stopping_ = true;
+  LogInfo("shutdown.begin")
+      .Kv("reason", why)
+      .Kv("clients", static_cast<uint64_t>(hub_->client_count()));
+  websocketpp::lib::error_code ec;
+  server_.stop_listening(ec);
+  accept_timer_.cancel();
+  ping_timer_.cancel();
+  pump_timer_.cancel();
+  signals_.cancel();
+  hub_->CloseAll(1001, "gateway shutting down");
+  shutdown_deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+  // Wait for the close handshakes (clients that do not answer are cut off
+  // at the deadline), then stop the loop.
+  ArmShutdownCheck();
+}
+
+void GatewayServer::Impl::ArmShutdownCheck() {
+  shutdown_timer_.expires_after(std::chrono::milliseconds(20));
+  shutdown_timer_.async_wait([this](const asio::error_code& e) {
+    if (e) return;
+    if (hub_->client_count() == 0 || std::chrono::steady_clock::now() >= shutdown_deadline_) {
+      io_.stop();
+      return;
+    }
+    ArmShutdownCheck();
+  });
+}
+
+GatewayServer::GatewayServer(GatewayOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+GatewayServer::~GatewayServer() = default;
+bool GatewayServer::Listen(std::string* error) { return impl_->Listen(error); }
+int GatewayServer::port() const { return impl_->port(); }
+void GatewayServer::Run() { impl_->Run(); }
+void GatewayServer::Stop() { impl_->Stop(); }
+
+}  // namespace coderef::gateway
