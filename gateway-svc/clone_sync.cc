@@ -22,7 +22,12 @@ void CloneSync::StartSnapshot(SnapshotCause cause, bool reset_socket) {
   request_id_ = "gw-" + std::to_string(++request_counter_);
   request_pending_ = true;
   reset_socket_ = reset_socket;
-  deadline_ = clock_->Now() + Millis(options_.snapshot_timeout_ms);
+  // A retry waits longer each time (the watcher may be down for a while);
+  // the watcher's return triggers an immediate retry (OnFeedMessage).
+  timeout_ms_ = reset_socket ? std::min(std::max(timeout_ms_, options_.snapshot_timeout_ms) * 2,
+                                        options_.max_snapshot_timeout_ms)
+                             : options_.snapshot_timeout_ms;
+  deadline_ = clock_->Now() + Millis(timeout_ms_);
   next_chunk_ = 0;
   snap_epoch_.clear();
   snap_seq_ = 0;
@@ -68,6 +73,9 @@ void CloneSync::OnFeedMessage(v1::FeedMessage&& msg, int64_t received_us) {
     u.epoch = msg.has_event() ? msg.event().epoch() : msg.heartbeat().epoch();
     out_.push_back(std::move(u));
     if (was_down) LogInfo("feed.watcher_up").Kv("epoch", out_.back().epoch);
+    // A snapshot request sent while the watcher was away may be lost: ask
+    // again now, on a fresh socket.
+    if (state_ == State::kAwaiting && was_down) StartSnapshot(cause_, true);
   }
   Dispatch(std::move(msg), received_us);
 }
@@ -183,6 +191,7 @@ void CloneSync::Complete() {
   out_.push_back(std::move(u));
   state_ = State::kLive;
   ever_live_ = true;
+  timeout_ms_ = 0;
   epoch_ = snap_epoch_;
   last_seq_ = snap_seq_;
   // Apply what arrived meanwhile: same epoch and newer only (the recipe);

@@ -25,7 +25,9 @@ namespace coderef::gateway {
 
 struct CloneSyncOptions {
   int watcher_timeout_ms = 3000;   // heartbeat silence that means "watcher down"
-  int snapshot_timeout_ms = 3000;  // an unanswered snapshot request is re-sent
+  int snapshot_timeout_ms = 3000;  // an unanswered snapshot request is re-sent,
+                                   // backing off (x2) up to max_snapshot_timeout_ms
+  int max_snapshot_timeout_ms = 10000;
   size_t max_buffered = 500000;    // events held while a snapshot is pending
 };
 
@@ -83,6 +85,7 @@ class CloneSync {
   bool request_pending_ = false;
   bool reset_socket_ = false;
   SteadyTime deadline_{};
+  int timeout_ms_ = 0;  // current snapshot timeout (backs off while unanswered)
   SnapshotCause cause_ = SnapshotCause::kInitial;
   uint32_t next_chunk_ = 0;
   std::string snap_epoch_;
