@@ -214,7 +214,6 @@ Hub::ClientId Hub::Connect(std::shared_ptr<ClientSink> sink, ConnectRequest requ
   c.sink = std::move(sink);
   c.topics = std::move(request.topics);
   c.last_activity = clock_->Now();
-  c.last_ping = c.last_activity;
   c.window_start = c.last_activity;
   metrics_->connections_total->Add();
 
@@ -322,6 +321,7 @@ bool Hub::PumpAll() {
 bool Hub::CountFrame(ClientId id, Client& c) {
   SteadyTime now = clock_->Now();
   c.last_activity = now;
+  c.awaiting_pong = false;
   if (now - c.window_start >= std::chrono::seconds(1)) {
     c.window_start = now;
     c.window_frames = 0;
@@ -399,7 +399,7 @@ void Hub::OnClientFrame(ClientId id, bool binary, std::string_view payload) {
 void Hub::OnPongTimeout(ClientId id) {
   Client* c = Find(id);
   if (!c || c->closing) return;
-  if (c->last_activity > c->last_ping) return;  // answered with {"type":"pong"} (or anything)
+  if (!c->awaiting_pong) return;  // answered with {"type":"pong"} (or anything)
   LogWarn("client.pong_timeout")
       .Kv("client", id)
       .Kv("remote", c->sink->Describe())
@@ -409,12 +409,16 @@ void Hub::OnPongTimeout(ClientId id) {
 
 void Hub::PingAll() {
   if (clients_.empty()) return;
-  SteadyTime now = clock_->Now();
   FramePtr frame = factory_(PingJson(clock_->UnixMicros() / 1000));
   for (auto& [id, c] : clients_) {
     if (c.closing) continue;
-    c.last_ping = now;
-    if (SendOrDrop(id, c, frame)) c.sink->Ping();
+    if (!SendOrDrop(id, c, frame)) continue;
+    if (!c.awaiting_pong) {
+      // A new transport ping would cancel the pending pong timer; keep the
+      // first one running until it is answered or times out.
+      c.awaiting_pong = true;
+      c.sink->Ping();
+    }
   }
 }
 

@@ -115,7 +115,9 @@ class Hub {
     SteadyTime window_start{};
     int window_frames = 0;
     SteadyTime last_activity{};
-    SteadyTime last_ping{};
+    // A transport ping is out and nothing has come back since. While set, no
+    // new transport ping is sent (it would restart the pong timer).
+    bool awaiting_pong = false;
   };
 
   Client* Find(ClientId id);

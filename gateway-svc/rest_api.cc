@@ -211,7 +211,8 @@ HttpResponse RestApi::Plans(const QueryParams& q) const {
   for (const auto& [key, item] : r.items(v1::KIND_PLAN)) {
     if (has_project && item.project() != project) continue;
     if (!Matches(location, item.location())) continue;
-    std::string_view st = item.plan().status().empty() ? "unknown" : item.plan().status();
+    std::string_view st = item.plan().status().empty() ? std::string_view("unknown")
+                                                        : std::string_view(item.plan().status());
     if (!Matches(status, st)) continue;
     if (stale_days >= 0) {
       double age_days = static_cast<double>(now_ms - item.last_modified_ms()) / 86'400'000.0;

@@ -107,16 +107,21 @@ check_nginx_conf() {
 # --- processes -----------------------------------------------------------------
 pid_of() { local f="$RUN_DIR/pids/$1.pid"; [[ -f "$f" ]] && cat "$f"; }
 
+# True when <pid> exists and has not exited. The processes are detached, so
+# their parent is init, which may reap them late: a zombie counts as exited.
+running() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"
+  [[ "${stat%% *}" != Z ]]
+}
+
 # True when the recorded PID of <name> runs the binary recorded with it
 # (guards against a recycled PID after a crash or a reboot).
 alive() {
   local name="$1" pid exe want
   pid="$(pid_of "$name")" || return 1
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-  # An exited process not yet reaped (a zombie) counts as stopped.
-  local stat; stat="$(cat "/proc/$pid/stat" 2>/dev/null)" || return 1
-  stat="${stat##*) }"
-  [[ "${stat%% *}" != Z ]] || return 1
+  [[ -n "$pid" ]] && running "$pid" || return 1
   want="$(head -n 1 "$RUN_DIR/pids/$name.exe" 2>/dev/null)" || return 0
   exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || return 0
   [[ "${exe% (deleted)}" == "$want" ]] && return 0
@@ -145,8 +150,8 @@ stop_one() {
   if alive "$name"; then
     kill -TERM "$pid" 2>/dev/null || true
     local deadline=$((SECONDS + 5))
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
+    while running "$pid" && ((SECONDS < deadline)); do sleep 0.05; done
+    if running "$pid"; then
       log "$name (PID $pid) ignored SIGTERM for 5 s: SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
     fi

@@ -41,13 +41,14 @@ bool PosixFileSystem::Read(const std::string& path, uint64_t offset, uint64_t ma
     return false;
   }
   struct stat s;
-  if (::fstat(fd, &s) == 0 && !S_ISREG(s.st_mode)) {
+  bool have_stat = ::fstat(fd, &s) == 0;
+  if (have_stat && !S_ISREG(s.st_mode)) {
     ::close(fd);
     *err = EINVAL;  // never read FIFOs or devices
     return false;
   }
   uint64_t want = max_bytes;
-  if (::fstat(fd, &s) == 0 && static_cast<uint64_t>(s.st_size) > offset)
+  if (have_stat && static_cast<uint64_t>(s.st_size) > offset)
     want = std::min<uint64_t>(max_bytes, static_cast<uint64_t>(s.st_size) - offset);
   out->resize(static_cast<size_t>(std::min<uint64_t>(want, 64ull << 20)));
   size_t got = 0;

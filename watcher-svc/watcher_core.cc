@@ -48,7 +48,11 @@ WatcherCore::WatcherCore(WatcherOptions options, FileSystem& fs, WatchBackend& b
 bool WatcherCore::Start() {
   registry_dirty_ = true;
   for (const auto& l : global_logs_) MarkFile(l);
-  Flush();  // the initial state: published as state, not as events
+  // The initial state is published as state (what a snapshot at seq 0
+  // shows), not as events.
+  initial_ = true;
+  Flush();
+  initial_ = false;
   return registry_loaded_;
 }
 
@@ -232,16 +236,17 @@ const ProjectEntry* WatcherCore::ProjectById(const std::string& id) const {
 }
 
 const ProjectEntry* WatcherCore::ProjectFor(const std::string& abs_path, std::string* rel) const {
-  const ProjectEntry* best = nullptr;
-  for (const auto& p : projects_) {
-    const std::string& root = p.path;
-    if (abs_path.size() > root.size() + 1 && abs_path.compare(0, root.size(), root) == 0 &&
-        abs_path[root.size()] == '/') {
-      if (!best || root.size() > best->path.size()) best = &p;
+  // Walk up from the path: the deepest project root wins (nested projects).
+  std::string dir = abs_path;
+  while (dir.size() > 1) {
+    dir = DirName(dir);
+    auto it = root_index_.find(dir);
+    if (it != root_index_.end()) {
+      if (rel) *rel = abs_path.substr(dir == "/" ? 1 : dir.size() + 1);
+      return &projects_[it->second];
     }
   }
-  if (best && rel) *rel = abs_path.substr(best->path.size() + 1);
-  return best;
+  return nullptr;
 }
 
 v1::Item WatcherCore::ProjectItem(const ProjectEntry& p) {
@@ -313,6 +318,8 @@ void WatcherCore::ReloadRegistry(std::vector<v1::ChangeEvent>* events,
   for (const auto& p : removed) DropProjectWatches(p);
   for (const auto& p : moved) DropProjectWatches(p);
   projects_ = parsed.projects;
+  root_index_.clear();
+  for (size_t i = 0; i < projects_.size(); ++i) root_index_.emplace(projects_[i].path, i);
   registry_loaded_ = true;
   if (metrics_.projects) metrics_.projects->Set(static_cast<int64_t>(projects_.size()));
 
@@ -348,10 +355,9 @@ void WatcherCore::ReloadRegistry(std::vector<v1::ChangeEvent>* events,
       AddEvent(v1::EVENT_TYPE_PROJECT_UPDATED, item, true, events);
       LogInfo("project.updated").Kv("project", p.id).Kv("path", EscapeForDisplay(p.path));
     }
-    bool is_new = std::any_of(added.begin(), added.end(), [&](const ProjectEntry& a) { return a.id == p.id; });
-    bool is_moved = std::any_of(moved.begin(), moved.end(), [&](const ProjectEntry& a) { return a.id == p.id; });
-    if (is_new || is_moved || !state_.SourcesUnder(p.path).size()) rescan_projects_.insert(p.id);
   }
+  for (const auto& p : added) rescan_projects_.insert(p.id);
+  for (const auto& p : moved) rescan_projects_.insert(p.id);
   LogInfo("registry.loaded")
       .Kv("file", EscapeForDisplay(file))
       .Kv("projects", static_cast<uint64_t>(projects_.size()))
@@ -539,6 +545,7 @@ std::map<std::string, v1::Item> WatcherCore::ComputeItems(const std::string& sou
 
 void WatcherCore::AddEvent(v1::EventType type, const v1::Item& item, bool with_item,
                            std::vector<v1::ChangeEvent>* events) {
+  if (initial_) return;
   v1::ChangeEvent ev;
   ev.set_type(type);
   ev.set_kind(item.kind());

@@ -134,6 +134,8 @@ class WatcherCore {
   WatcherMetrics metrics_;
 
   std::vector<ProjectEntry> projects_;
+  std::map<std::string, size_t> root_index_;  // project root -> index in projects_
+  bool initial_ = false;                      // Start(): build state, no events
   bool registry_loaded_ = false;
   std::string registry_dir_;
   std::string registry_name_;

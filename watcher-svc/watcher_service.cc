@@ -1,5 +1,6 @@
 #include "watcher-svc/watcher_service.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -118,6 +119,7 @@ int WatcherService::Run() {
   auto start = clock.Now();
   bool loaded = core.Start();
   double start_ms = std::chrono::duration<double, std::milli>(clock.Now() - start).count();
+  ::malloc_trim(0);  // the initial scan's temporaries: give them back
 
   std::string epoch = publisher->epoch();
   MiniHttpServer http([&](const std::string& method, const std::string& path) {

@@ -31,6 +31,7 @@ const DIST = path.join(WEB, 'dist');
 const BACKEND = process.env.E2E_BACKEND === 'mock' ? 'mock' : 'real';
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const SAVES = Number(process.env.E2E_SAVES || 20);
+const PING_MS = 1000;
 
 const nowMs = () => performance.timeOrigin + performance.now();
 const log = (...a) => console.log(`[e2e ${new Date().toISOString().slice(11, 23)}]`, ...a);
@@ -76,18 +77,29 @@ async function httpOk(url) {
 
 function findBinaries() {
   const explicit = process.env.CODEREF_BUILD_DIR;
-  const candidates = explicit
-    ? [path.resolve(WEB, explicit)]
-    : [path.resolve(WEB, '../build/release'), ...listBuildDirs()];
-  for (const dir of candidates) {
-    const watcher = path.join(dir, 'watcher-svc/watcher-svc');
-    const gateway = path.join(dir, 'gateway-svc/gateway-svc');
-    if (fs.existsSync(watcher) && fs.existsSync(gateway)) return { dir, watcher, gateway };
+  const dirs = explicit ? [path.resolve(WEB, explicit)] : [path.resolve(WEB, '../build/release'), ...listBuildDirs()];
+  const w = (d) => path.join(d, 'watcher-svc/watcher-svc');
+  const g = (d) => path.join(d, 'gateway-svc/gateway-svc');
+  // Overrides for one binary each; otherwise one build dir holding both.
+  let watcher = process.env.CODEREF_WATCHER_BIN;
+  let gateway = process.env.CODEREF_GATEWAY_BIN;
+  const both = dirs.find((d) => fs.existsSync(w(d)) && fs.existsSync(g(d)));
+  watcher ??= both && w(both);
+  gateway ??= both && g(both);
+  if (!explicit) {
+    // While the services are built in separate trees: the newest of each.
+    const newest = (f) =>
+      dirs.map(f).filter((p) => fs.existsSync(p)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+    watcher ??= newest(w);
+    gateway ??= newest(g);
   }
-  throw new Error(
-    `watcher-svc and gateway-svc not found in ${candidates.join(', ')}; build them ` +
-      `(cmake --preset release && cmake --build --preset release) or set CODEREF_BUILD_DIR`,
-  );
+  if (!watcher || !gateway || !fs.existsSync(watcher) || !fs.existsSync(gateway)) {
+    throw new Error(
+      `watcher-svc and gateway-svc not found in ${dirs.join(', ')}; build them ` +
+        `(cmake --preset release && cmake --build --preset release) or set CODEREF_BUILD_DIR`,
+    );
+  }
+  return { watcher, gateway };
 }
 
 function listBuildDirs() {
@@ -195,7 +207,25 @@ function makeWorkspace() {
 // colour of the status dot, every toast, every flash and any "Loading…".
 function instrument() {
   const now = () => performance.timeOrigin + performance.now();
-  const e2e = (window.__e2e = { rows: {}, painted: {}, statuses: {}, colors: [], toasts: [], flashes: {}, placeholders: [] });
+  const e2e = (window.__e2e = { rows: {}, painted: {}, statuses: {}, colors: [], toasts: [], flashes: {}, placeholders: [], received: {} });
+  // When each plan_added frame reaches the page (before the app sees it),
+  // with the watcher's own times from the event, for the latency breakdown.
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...a) {
+      super(...a);
+      this.addEventListener('message', (e) => {
+        const t = now();
+        try {
+          const m = JSON.parse(e.data);
+          if (m.type === 'plan_added' && m.feature_name && !(m.feature_name in e2e.received))
+            e2e.received[m.feature_name] = { t, first: Date.parse(m.timestamp), published: Date.parse(m.published) };
+        } catch {
+          /* not ours to judge */
+        }
+      });
+    }
+  };
   const row = (tr) => {
     const f = tr.getAttribute('data-feature');
     if (!f) return;
@@ -248,7 +278,7 @@ async function main() {
   let gateway;
   if (BACKEND === 'real') {
     const bin = findBinaries();
-    log('binaries from', bin.dir);
+    log('binaries:', bin.watcher, bin.gateway);
     watcher = new Service('watcher-svc', bin.watcher, [
       '--projects', ws.projects,
       '--pub', `tcp://127.0.0.1:${pubPort}`,
@@ -260,11 +290,15 @@ async function main() {
       '--snapshot', `tcp://127.0.0.1:${snapPort}`,
       '--listen', `127.0.0.1:${gwPort}`,
       '--static-dir', DIST,
+      // Pings every second, so the client's heartbeat watchdog (2 intervals)
+      // is exercised within the test's time.
+      '--ping-ms', String(PING_MS),
     ]);
   } else {
     log('BACKEND=mock: dev/mock-server.mjs, not the real services');
     gateway = new Service('mock-server', process.execPath, [
       path.join(WEB, 'dev/mock-server.mjs'), '--projects', ws.projects, '--listen', `127.0.0.1:${gwPort}`, '--static-dir', DIST,
+      '--ping-ms', String(PING_MS),
     ]);
   }
 
@@ -314,10 +348,11 @@ async function main() {
     const color = () => page.getAttribute('.status', 'data-color');
 
     // ---- 1. open the dashboard: live, data loaded
+    const tOpen = Date.now();
     await page.goto(`${base}/#/plans`);
     await page.waitForSelector('.app[data-loaded="true"]', { timeout: 10000 });
     await page.waitForSelector('.status[data-color="green"]', { timeout: 10000 });
-    check('dashboard loads from the gateway and goes green', () => {});
+    check(`dashboard loads from the gateway and goes green (${Date.now() - tOpen} ms)`, () => {});
     const label = await page.textContent('.status-label');
     check('green label is "Live updates enabled"', () => assert.equal(label.trim(), 'Live updates enabled'));
     await page.waitForSelector('tr[data-feature="login-page"]', { timeout: 5000 });
@@ -418,7 +453,6 @@ async function main() {
       });
     }
 
-    // ---- 6. latency: save -> row in the page, 20 saves
     // Clock check: the page's clock and ours are both the system clock
     // (timeOrigin + monotonic); measure their offset over a few round trips.
     const offsets = [];
@@ -429,9 +463,42 @@ async function main() {
       offsets.push({ offset: p - (a + b) / 2, halfRtt: (b - a) / 2 });
     }
     offsets.sort((x, y) => x.halfRtt - y.halfRtt);
-    const clock = offsets[0]; // the tightest round trip
-    log(`page clock - test clock = ${clock.offset.toFixed(2)} ms (±${clock.halfRtt.toFixed(2)} ms)`);
+    const clock0 = offsets[0]; // the tightest round trip
+    log(`page clock - test clock = ${clock0.offset.toFixed(2)} ms (±${clock0.halfRtt.toFixed(2)} ms)`);
 
+    // ---- 5b. heartbeat watchdog: a frozen gateway (SIGSTOP) keeps the TCP
+    // connection open but stops pinging; the client must notice within two
+    // ping intervals although the socket still says open.
+    {
+      // First: live for 3 ping intervals with no false alarm.
+      const mark = (await e2e()).colors.length;
+      const tQuiet = nowMs();
+      await waitFor('3 ping intervals', async () => nowMs() - tQuiet > 3 * PING_MS, { timeoutMs: 5000, intervalMs: 100 });
+      const quiet = (await e2e()).colors.slice(mark).map((c) => c.color);
+      check(`no false alarm over 3 ping intervals (${quiet.join(',') || 'no change'})`, () => assert.deepEqual(quiet, []));
+
+      const pid = gateway.proc.pid;
+      const mark2 = (await e2e()).colors.length;
+      const tFreeze = nowMs();
+      process.kill(pid, 'SIGSTOP');
+      try {
+        await page.waitForSelector('.status[data-color="amber"]', { timeout: 2 * PING_MS + 2500 });
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      const amber = (await e2e()).colors.slice(mark2).find((c) => c.color === 'amber');
+      const detectMs = amber.t - clock0.offset - tFreeze;
+      check(`frozen gateway detected by the heartbeat watchdog after ${Math.round(detectMs)} ms (limit ${2 * PING_MS} ms after the last ping)`, () => {
+        assert.ok(detectMs >= PING_MS - 100, 'detected before any ping could have been missed');
+        assert.ok(detectMs <= 2 * PING_MS + 1500);
+      });
+      await page.waitForSelector('.status[data-color="green"]', { timeout: 20000 });
+      check('back to green once the gateway runs again', () => {});
+      await page.waitForSelector('tr[data-feature="checkout-flow"][data-status="blocked"]', { timeout: 2000 });
+    }
+
+    // ---- 6. latency: save -> row in the page, 20 saves
+    const clock = clock0;
     const samples = [];
     for (let i = 1; i <= SAVES; i++) {
       const feature = `latency-${String(i).padStart(2, '0')}`;
@@ -444,11 +511,18 @@ async function main() {
       await page.waitForSelector(`tr[data-feature="${feature}"]`, { timeout: 3000 });
       const painted = await waitFor('paint time', async () => page.evaluate((f) => window.__e2e.painted[f], feature), { timeoutMs: 2000 });
       const inDom = await page.evaluate((f) => window.__e2e.rows[f], feature);
+      const rx = await page.evaluate((f) => window.__e2e.received[f], feature);
+      const pageT = (t) => t - clock.offset; // page clock -> test clock
       samples.push({
         feature,
         write_ms: +(tWritten - tWrite).toFixed(2),
-        dom_ms: +(inDom - clock.offset - tWrite).toFixed(1),
-        frame_ms: +(painted - clock.offset - tWrite).toFixed(1),
+        dom_ms: +(pageT(inDom) - tWrite).toFixed(1),
+        frame_ms: +(pageT(painted) - tWrite).toFixed(1),
+        // breakdown (the watcher's times are whole ms)
+        save_to_first_change_ms: rx ? +(rx.first - tWrite).toFixed(1) : null,
+        first_change_to_published_ms: rx ? +(rx.published - rx.first).toFixed(1) : null,
+        published_to_page_ms: rx ? +(pageT(rx.t) - rx.published).toFixed(1) : null,
+        page_to_dom_ms: rx ? +(inDom - rx.t).toFixed(1) : null,
       });
     }
     const pct = (xs, p) => {
@@ -468,14 +542,39 @@ async function main() {
       min_ms: Math.min(...frames),
       max_ms: Math.max(...frames),
       dom_p50_ms: pct(doms, 0.5),
+      breakdown_p50_ms: Object.fromEntries(
+        ['save_to_first_change_ms', 'first_change_to_published_ms', 'published_to_page_ms', 'page_to_dom_ms'].map((k) => {
+          const xs = samples.map((x) => x[k]).filter((v) => typeof v === 'number' && !Number.isNaN(v));
+          return [k, xs.length ? pct(xs, 0.5) : null];
+        }),
+      ),
       clock_offset_ms: +clock.offset.toFixed(2),
       clock_uncertainty_ms: +clock.halfRtt.toFixed(2),
       samples,
     };
     fs.writeFileSync(path.join(OUT, 'latency.json'), JSON.stringify(latency, null, 2));
     log(`latency over ${samples.length} saves: p50 ${latency.p50_ms} ms, p90 ${latency.p90_ms} ms, max ${latency.max_ms} ms`);
+    log('p50 breakdown:', JSON.stringify(latency.breakdown_p50_ms));
     check(`every save visible within 1 s (max ${latency.max_ms} ms)`, () => assert.ok(latency.max_ms < 1000));
     await shot('07-after-latency-run.png');
+
+    // ---- 6b. no scroll jump: scrolled down, a row inserted above the view
+    // leaves what the user looks at where it was.
+    await page.setViewportSize({ width: 1360, height: 480 });
+    await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+    const anchor = page.locator('tr[data-feature="latency-03"]');
+    await anchor.scrollIntoViewIfNeeded();
+    const before = { y: (await anchor.boundingBox()).y, scrollY: await page.evaluate(() => window.scrollY) };
+    writeJson(path.join(ws.alpha, 'coderef/working/scroll-check/plan.json'), planJson('scroll-check', 'planning', 'WO-SCROLL-001'));
+    await page.waitForSelector('tr[data-feature="scroll-check"]', { state: 'attached', timeout: 2000 });
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    const after = { y: (await anchor.boundingBox()).y, scrollY: await page.evaluate(() => window.scrollY) };
+    check(`no scroll jump: a row inserted above kept the visible row in place (y ${before.y} -> ${after.y}, scrollY ${before.scrollY} -> ${after.scrollY})`, () => {
+      assert.ok(before.scrollY > 0, 'the page was not scrolled');
+      assert.ok(Math.abs(after.y - before.y) <= 2);
+    });
+    await page.setViewportSize({ width: 1360, height: 860 });
+    await page.evaluate(() => window.scrollTo(0, 0));
 
     // ---- 7. other tabs, keyboard navigation, no Loading flash, no reload
     await page.focus('#tab-plans');
@@ -502,6 +601,9 @@ async function main() {
     await page.keyboard.press('Home');
     assert.equal(await page.getAttribute('#tab-overview', 'aria-selected'), 'true');
     await shot('11-overview.png');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await shot('12-overview-dark.png');
+    await page.emulateMedia({ colorScheme: 'light' });
     check('Home/End/Arrow keys move between tabs', () => {});
 
     const s = await e2e();

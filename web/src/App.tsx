@@ -59,12 +59,47 @@ export function App() {
   const [refreshing, setRefreshing] = useState(false);
   const [loadError, setLoadError] = useState<string | null>(null);
 
+  // A lone event is applied at once; events that follow within a frame are
+  // applied together at the next animation frame, so a burst (a git
+  // checkout) costs a render per frame, not one per event. A hidden tab (no
+  // frames) still catches up every 250 ms.
+  const pending = useRef<ChangeEventMessage[]>([]);
+  const scheduled = useRef<{ raf: number; timer: ReturnType<typeof setTimeout> } | null>(null);
+  const lastFlush = useRef(0);
+  const flushEvents = useCallback(() => {
+    if (scheduled.current) {
+      cancelAnimationFrame(scheduled.current.raf);
+      clearTimeout(scheduled.current.timer);
+      scheduled.current = null;
+    }
+    const events = pending.current;
+    if (!events.length) return;
+    pending.current = [];
+    lastFlush.current = performance.now();
+    dispatch({ type: 'events', events, now: Date.now() });
+  }, []);
+  const enqueueEvent = useCallback(
+    (ev: ChangeEventMessage) => {
+      pending.current.push(ev);
+      if (scheduled.current) {
+        if (pending.current.length >= 5000) flushEvents();
+      } else if (performance.now() - lastFlush.current > 50) {
+        flushEvents(); // leading edge: nothing applied lately
+      } else {
+        scheduled.current = { raf: requestAnimationFrame(flushEvents), timer: setTimeout(flushEvents, 250) };
+      }
+    },
+    [flushEvents],
+  );
+  useEffect(() => flushEvents, [flushEvents]);
+
   // Every REST reload, whoever asks (first connection, resync_required,
   // project change, the Refresh button), lands here.
   const resync = useCallback(
     async (reason: string) => {
       try {
         const snapshot = await loadSnapshot(endpoints);
+        flushEvents(); // events delivered before this reload go first
         dispatch({ type: 'snapshot', snapshot, now: Date.now() });
         setLoadError(null);
         return { epoch: snapshot.epoch, seq: snapshot.seq };
@@ -73,7 +108,7 @@ export function App() {
         throw e;
       }
     },
-    [endpoints],
+    [endpoints, flushEvents],
   );
 
   const live = useOrchestratorWebSocket({
@@ -81,7 +116,7 @@ export function App() {
     token: endpoints.token,
     resync,
     onEvent: (ev: ChangeEventMessage) => {
-      dispatch({ type: 'event', event: ev, now: Date.now() });
+      enqueueEvent(ev);
       const why = reloadReason(ev);
       if (why) void live.client.resync(why);
     },

@@ -3,7 +3,8 @@
 // no variable can be left unset. Overrides, first match wins:
 //   1. `?gateway=http://host:port` in the page URL (handy with `vite dev`);
 //   2. `window.CODEREF_GATEWAY` set by a script before the bundle;
-//   3. the page's own origin.
+//   3. the page's own origin (or http://127.0.0.1:8000, gateway-svc's
+//      default, when the page has no http origin, e.g. file://).
 // A `?token=T` in the page URL is passed on to REST and WebSocket.
 
 export interface Endpoints {
@@ -22,8 +23,21 @@ export interface LocationLike {
   search: string;
 }
 
+/** gateway-svc's default --listen, for pages without an http origin. */
+export const FALLBACK_GATEWAY = 'http://127.0.0.1:8000';
+
 function trimSlash(s: string): string {
   return s.replace(/\/+$/, '');
+}
+
+function httpUrl(s: string, relativeTo: string): URL | null {
+  if (!s) return null;
+  try {
+    const u = new URL(s, relativeTo);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.host ? u : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Derives the endpoints from a page location and an optional override. */
@@ -31,12 +45,11 @@ export function deriveEndpoints(loc: LocationLike, override?: string | null): En
   const params = new URLSearchParams(loc.search);
   const fromQuery = params.get('gateway');
   const chosen = (fromQuery && fromQuery.trim()) || (override && override.trim()) || '';
-  let base: URL;
-  try {
-    base = chosen ? new URL(chosen, loc.href) : new URL(loc.origin);
-  } catch {
-    base = new URL(loc.origin);
-  }
+  // A broken override falls back to the origin; a page not served over
+  // http(s) (file://, about:blank) has no usable origin: assume the
+  // gateway's default address.
+  const base =
+    httpUrl(chosen, loc.href) ?? httpUrl(loc.origin, loc.href) ?? new URL(FALLBACK_GATEWAY);
   const httpBase = trimSlash(`${base.protocol}//${base.host}${base.pathname}`);
   const wsProto = base.protocol === 'https:' ? 'wss:' : 'ws:';
   const wsUrl = `${wsProto}//${base.host}${trimSlash(base.pathname)}/orchestrator/ws`;

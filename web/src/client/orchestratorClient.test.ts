@@ -400,14 +400,29 @@ describe('resume', () => {
     expect(seqs(h.events)).toEqual([1, 2, 3]);
   });
 
-  it('an event of another epoch without resync_required reconnects to let the gateway decide', async () => {
+  it('an event of another epoch than hello, unannounced, reconnects to let the gateway decide', async () => {
     const h = makeClient();
     const ws = await live(h, 'E1', 5);
     ws.event('E2', 1);
     expect(h.events).toEqual([]);
     vi.advanceTimersByTime(0);
+    expect(FakeWebSocket.last).not.toBe(ws);
     expect(FakeWebSocket.last.params.get('epoch')).toBe('E1');
     expect(FakeWebSocket.last.params.get('since')).toBe('5');
+  });
+
+  it('a new epoch announced by hello but without resync_required: reload, then go on', async () => {
+    const h = makeClient();
+    const ws = await live(h, 'E1', 5);
+    ws.serverClose(1006);
+    vi.advanceTimersByTime(0);
+    const ws2 = FakeWebSocket.last.hello('E2', 2); // watcher restarted; no resync_required
+    ws2.event('E2', 3).event('E2', 4);
+    await flushPromises();
+    expect(h.resyncCalls).toEqual(['initial', 'epoch_changed']);
+    await h.resolveResync({ epoch: 'E2', seq: 3 });
+    expect(h.events.map((e) => `${e.epoch}:${e.seq}`)).toEqual(['E2:4']);
+    expect(FakeWebSocket.last).toBe(ws2);
   });
 
   it('repeated forced reconnects fall back to backoff (no spin)', async () => {
@@ -485,6 +500,21 @@ describe('resync', () => {
     expect(h.events).toEqual([]);
     await h.resolveResync({ epoch: 'E1', seq: 20 });
     expect(seqs(h.events)).toEqual([21]);
+  });
+
+  it('too many events held back during a reload: dropped, and the reload is redone', async () => {
+    const h = makeClient({ maxBuffered: 3 });
+    h.client.start();
+    const ws = FakeWebSocket.last.hello('E1', 0);
+    await flushPromises();
+    for (let i = 1; i <= 5; i++) ws.event('E1', i);
+    await h.resolveResync({ epoch: 'E1', seq: 0 });
+    expect(h.events).toEqual([]);
+    expect(h.resyncCalls).toEqual(['initial', 'overflow']);
+    ws.event('E1', 6);
+    await h.resolveResync({ epoch: 'E1', seq: 6 });
+    ws.event('E1', 7);
+    expect(seqs(h.events)).toEqual([7]);
   });
 
   it('a failed reload drops the connection and retries on the backoff schedule', async () => {

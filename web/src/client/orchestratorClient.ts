@@ -13,9 +13,9 @@
 //   no base yet (first `hello`), the consumer's
 //   `resync` callback reloads over REST and returns the (epoch, seq) its data
 //   is consistent with; events that arrive meanwhile are held back and only
-//   those after that seq are delivered. A seq gap or an event of another
-//   epoch that the gateway did not announce: reconnect from the position
-//   (the gateway replays or asks for a resync);
+//   those after that seq are delivered. A seq gap that the gateway did not
+//   announce: reconnect from the position (the gateway replays or asks for a
+//   resync); an unannounced event of the connection's new epoch: resync;
 // - heartbeat watchdog: no message (the gateway pings every `ping_ms`) for
 //   two intervals means the connection is dead, whatever the socket says;
 // - notices for toasts: one `disconnected` when the client turns red, one
@@ -175,6 +175,8 @@ export class OrchestratorClient {
   /** Incremented whenever the current socket is given up; stale handlers check it. */
   private socketGen = 0;
   private helloSeen = false;
+  /** The epoch the gateway announced in this connection's `hello`. */
+  private helloEpoch: string | null = null;
   private lastMessageAt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private connectTimer: ReturnType<typeof setTimeout> | null = null;
@@ -344,6 +346,7 @@ export class OrchestratorClient {
     const ws = this.ws;
     this.ws = null;
     this.helloSeen = false;
+    this.helloEpoch = null;
     if (ws) {
       ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
       if (code !== null) {
@@ -454,6 +457,7 @@ export class OrchestratorClient {
   private onHello(m: HelloMessage): void {
     this.clearTimer('connectTimer');
     this.helloSeen = true;
+    this.helloEpoch = typeof m.epoch === 'string' ? m.epoch : null;
     const pingMs = typeof m.ping_ms === 'number' && m.ping_ms > 0 ? m.ping_ms : this.opts.defaultPingMs;
     this.setState({
       status: 'connected',
@@ -497,9 +501,16 @@ export class OrchestratorClient {
   private apply(ev: ChangeEventMessage): boolean {
     const pos = this.state.position!;
     if (ev.epoch !== pos.epoch) {
-      // The gateway announces an epoch change with resync_required; an event
-      // of another epoch without it: resume, and let the gateway decide.
-      this.forceReconnect(`event of epoch ${ev.epoch}, expected ${pos.epoch}`);
+      if (ev.epoch === this.helloEpoch) {
+        // The gateway is in a new epoch and did not say resync_required:
+        // reload here, and apply this event on top if the reload lacks it.
+        this.buffer.unshift(ev);
+        this.startResync('epoch_changed');
+      } else {
+        // Not even the epoch this connection started in: resume, and let
+        // the gateway decide.
+        this.forceReconnect(`event of epoch ${ev.epoch}, expected ${pos.epoch}`);
+      }
       return false;
     }
     if (ev.seq <= pos.seq) {

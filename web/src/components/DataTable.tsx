@@ -26,11 +26,12 @@ interface RowProps<T> {
   rowKey: string;
   columns: readonly Column<T>[];
   changedAt: number | undefined;
-  attrs?: Record<string, string>;
-  className?: string;
+  // Module-level functions (stable), so memo() can skip unchanged rows.
+  rowAttrs?: (row: T) => Record<string, string>;
+  rowClass?: (row: T) => string | undefined;
 }
 
-function RowImpl<T>({ row, rowKey, columns, changedAt, attrs, className }: RowProps<T>) {
+function RowImpl<T>({ row, rowKey, columns, changedAt, rowAttrs, rowClass }: RowProps<T>) {
   const ref = useRef<HTMLTableRowElement>(null);
   const seen = useRef<number | undefined | null>(null); // null: not mounted yet
   useEffect(() => {
@@ -49,7 +50,7 @@ function RowImpl<T>({ row, rowKey, columns, changedAt, attrs, className }: RowPr
     return () => clearTimeout(t);
   }, [changedAt]);
   return (
-    <tr ref={ref} data-row-id={rowKey} className={className} {...attrs}>
+    <tr ref={ref} data-row-id={rowKey} className={rowClass?.(row)} {...rowAttrs?.(row)}>
       {columns.map((c) => (
         <td key={c.id} className={c.className}>
           {c.render(row)}
@@ -88,6 +89,7 @@ export function DataTable<T>({
   changed: Readonly<Record<string, number>>;
   sort?: SortState;
   onSort?: (s: SortState) => void;
+  /** Keep these stable (module level): rows are memoized on them. */
   rowAttrs?: (row: T) => Record<string, string>;
   rowClass?: (row: T) => string | undefined;
   empty: ReactNode;
@@ -145,8 +147,8 @@ export function DataTable<T>({
                 rowKey={k}
                 columns={columns}
                 changedAt={changed[k]}
-                attrs={rowAttrs?.(r)}
-                className={rowClass?.(r)}
+                rowAttrs={rowAttrs}
+                rowClass={rowClass}
               />
             );
           })}

@@ -283,6 +283,38 @@ describe('stub, workorder and project events', () => {
   });
 });
 
+describe('batches', () => {
+  it('a batch of events equals applying them one by one, and leaves the old state untouched', () => {
+    const s0 = loaded();
+    const snapshotOfS0 = JSON.stringify([...s0.plans], null, 0) + JSON.stringify(s0.log);
+    seq = 10;
+    const evs = [
+      ev('plan_added', plan('a')),
+      ev('plan_updated', plan('a', { status: 'in_progress' })),
+      ev('workorder_added', logLine('WO-N')),
+      ev('plan_deleted', undefined, { key: 'coderef/working/auth/plan.json' }),
+      ev('stub_added', stub('s2')),
+    ];
+    const one = apply(s0, ...evs);
+    const batch = dashboardReducer(s0, { type: 'events', events: evs, now: NOW });
+    for (const k of ['plans', 'stubs', 'handoffs', 'projects'] as const) expect([...batch[k]]).toEqual([...one[k]]);
+    expect(batch.log).toEqual(one.log);
+    expect(batch.logTotal).toBe(one.logTotal);
+    expect(batch.seq).toBe(15);
+    expect(batch.recent.map((r) => r.seq)).toEqual([15, 14, 13, 12, 11]);
+    expect(JSON.stringify([...s0.plans], null, 0) + JSON.stringify(s0.log)).toBe(snapshotOfS0);
+    // untouched collections are shared, not copied
+    expect(batch.projects).toBe(s0.projects);
+    expect(batch.handoffs).toBe(s0.handoffs);
+  });
+
+  it('a batch of only stale events returns the same state object', () => {
+    const s0 = loaded();
+    const stale = ev('plan_updated', plan('auth'), { seq: 3 });
+    expect(dashboardReducer(s0, { type: 'events', events: [stale], now: NOW })).toBe(s0);
+  });
+});
+
 describe('filters and counts', () => {
   it('plans: project, location, status, stale, text', () => {
     const s = apply(

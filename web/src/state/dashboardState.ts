@@ -54,7 +54,8 @@ export interface DashboardData {
 
 export type DashboardAction =
   | { type: 'snapshot'; snapshot: Snapshot; now: number }
-  | { type: 'event'; event: ChangeEventMessage; now: number };
+  | { type: 'event'; event: ChangeEventMessage; now: number }
+  | { type: 'events'; events: readonly ChangeEventMessage[]; now: number };
 
 export const RECENT_MAX = 50;
 export const LOG_MAX = 1000;
@@ -146,91 +147,112 @@ function applySnapshot(state: DashboardData, s: Snapshot, now: number): Dashboar
   };
 }
 
-function upsert<T>(m: ReadonlyMap<string, T>, id: string, v: T): Map<string, T> {
-  const n = new Map(m);
-  n.set(id, v);
-  return n;
-}
+/**
+ * The collections of one state, copied on first write, so a batch of events
+ * costs one copy of each collection it touches, not one per event; the state
+ * it came from is never modified.
+ */
+class Draft {
+  private copied = new Set<string>();
+  projects: Map<string, ProjectItem>;
+  plans: Map<string, PlanItem>;
+  stubs: Map<string, StubItem>;
+  handoffs: Map<string, WorkorderItem>;
+  log: WorkorderItem[];
+  changed: Record<string, number>;
+  logTotal: number;
 
-function remove<T>(m: ReadonlyMap<string, T>, id: string): ReadonlyMap<string, T> {
-  if (!m.has(id)) return m;
-  const n = new Map(m);
-  n.delete(id);
-  return n;
-}
-
-function removeProjectRows<T extends { project: string }>(m: ReadonlyMap<string, T>, project: string): ReadonlyMap<string, T> {
-  let n: Map<string, T> | null = null;
-  for (const [id, it] of m) {
-    if (it.project === project) {
-      n ??= new Map(m);
-      n.delete(id);
-    }
+  constructor(readonly base: DashboardData) {
+    this.logTotal = base.logTotal;
+    this.projects = base.projects as Map<string, ProjectItem>;
+    this.plans = base.plans as Map<string, PlanItem>;
+    this.stubs = base.stubs as Map<string, StubItem>;
+    this.handoffs = base.handoffs as Map<string, WorkorderItem>;
+    this.log = base.log as WorkorderItem[];
+    this.changed = base.changed as Record<string, number>;
   }
-  return n ?? m;
+
+  /** A writable version of collection `k` (copied the first time). */
+  w<K extends 'projects' | 'plans' | 'stubs' | 'handoffs' | 'log' | 'changed'>(k: K): this[K] {
+    if (!this.copied.has(k)) {
+      this.copied.add(k);
+      const v = this[k] as unknown;
+      (this as Record<string, unknown>)[k] = v instanceof Map ? new Map(v) : Array.isArray(v) ? v.slice() : { ...(v as object) };
+    }
+    return this[k];
+  }
 }
 
-function applyEvent(state: DashboardData, ev: ChangeEventMessage, now: number): DashboardData {
-  // The client core delivers each event once, in order; this guard keeps the
-  // reducer idempotent anyway (e.g. a late duplicate after a manual reload).
-  if (state.epoch === ev.epoch && ev.seq <= state.seq) return state;
+function removeProjectRows(d: Draft, k: 'plans' | 'stubs' | 'handoffs', project: string) {
+  const m: ReadonlyMap<string, { project: string }> = d[k];
+  const ids = [...m].filter(([, it]) => it.project === project).map(([id]) => id);
+  if (ids.length) {
+    const w: Map<string, unknown> = d.w(k);
+    for (const id of ids) w.delete(id);
+  }
+}
+
+function applyTo(d: Draft, ev: ChangeEventMessage, now: number): RecentChange {
   const kind = kindOf(ev.type);
   const action = actionOf(ev.type);
   const key = ev.key ?? ev.item?.key ?? ev.file_path ?? '';
   const id = kind === 'project' ? rowId(ev.project, '') : rowId(ev.project, key);
-  let next: DashboardData = { ...state, epoch: ev.epoch, seq: ev.seq, lastEventAt: now };
   const item = ev.item;
+  const gone = action === 'deleted' || !item;
 
   switch (kind) {
     case 'plan':
-      next.plans = action === 'deleted' || !item ? remove(state.plans, id) : upsert(state.plans, id, item as PlanItem);
+      if (!gone) d.w('plans').set(id, item as PlanItem);
+      else if (d.plans.has(id)) d.w('plans').delete(id);
       break;
     case 'stub':
-      next.stubs = action === 'deleted' || !item ? remove(state.stubs, id) : upsert(state.stubs, id, item as StubItem);
+      if (!gone) d.w('stubs').set(id, item as StubItem);
+      else if (d.stubs.has(id)) d.w('stubs').delete(id);
       break;
     case 'workorder': {
       const wo = item as WorkorderItem | undefined;
-      const isLog = wo ? wo.source === 'log' : state.log.some((l) => itemRowId(l) === id);
+      const at = d.log.findIndex((l) => itemRowId(l) === id);
+      const isLog = wo ? wo.source === 'log' : at >= 0;
       if (!isLog) {
-        next.handoffs = action === 'deleted' || !wo ? remove(state.handoffs, id) : upsert(state.handoffs, id, wo);
-      } else {
-        const at = state.log.findIndex((l) => itemRowId(l) === id);
-        if (action === 'deleted' || !wo) {
-          if (at >= 0) {
-            next.log = state.log.filter((_, i) => i !== at);
-            next.logTotal = Math.max(0, state.logTotal - 1);
-          }
-        } else if (at >= 0) {
-          const log = state.log.slice();
-          log[at] = wo;
-          next.log = log;
-        } else {
-          next.log = [wo, ...state.log].slice(0, LOG_MAX);
-          next.logTotal = state.logTotal + 1;
+        if (!gone) d.w('handoffs').set(id, wo!);
+        else if (d.handoffs.has(id)) d.w('handoffs').delete(id);
+      } else if (gone) {
+        if (at >= 0) {
+          d.w('log').splice(at, 1);
+          d.logTotal = Math.max(0, d.logTotal - 1);
         }
+      } else if (at >= 0) {
+        d.w('log')[at] = wo!;
+      } else {
+        const log = d.w('log');
+        log.unshift(wo!);
+        if (log.length > LOG_MAX) log.length = LOG_MAX;
+        d.logTotal += 1;
       }
       break;
     }
     case 'project': {
       const pid = (item as ProjectItem | undefined)?.id ?? ev.project;
-      if (action === 'deleted' || !item) {
-        const projects = new Map(state.projects);
-        projects.delete(pid);
-        next.projects = projects;
+      if (gone) {
+        if (d.projects.has(pid)) d.w('projects').delete(pid);
         // The project is gone: so are its rows, whatever events follow.
-        next.plans = removeProjectRows(state.plans, pid);
-        next.stubs = removeProjectRows(state.stubs, pid);
-        next.handoffs = removeProjectRows(state.handoffs, pid);
-        next.log = state.log.filter((l) => l.project !== pid);
-        next.logTotal = Math.max(0, state.logTotal - (state.log.length - next.log.length));
+        removeProjectRows(d, 'plans', pid);
+        removeProjectRows(d, 'stubs', pid);
+        removeProjectRows(d, 'handoffs', pid);
+        const kept = d.log.filter((l) => l.project !== pid);
+        if (kept.length !== d.log.length) {
+          d.logTotal = Math.max(0, d.logTotal - (d.log.length - kept.length));
+          d.w('log');
+          d.log = kept;
+        }
       } else {
-        next.projects = upsert(state.projects, pid, item as ProjectItem);
+        d.w('projects').set(pid, item as ProjectItem);
       }
       break;
     }
   }
-
-  const recent: RecentChange = {
+  if (action !== 'deleted') d.w('changed')[id] = now;
+  return {
     seq: ev.seq,
     type: ev.type,
     project: ev.project,
@@ -240,9 +262,36 @@ function applyEvent(state: DashboardData, ev: ChangeEventMessage, now: number): 
     timestamp: ev.timestamp ?? null,
     receivedAt: now,
   };
-  next.recent = [recent, ...state.recent].slice(0, RECENT_MAX);
-  if (action !== 'deleted') next.changed = pruneChanged({ ...state.changed, [id]: now });
-  return next;
+}
+
+/** Applies events in order; one copy per touched collection for the batch. */
+function applyEvents(state: DashboardData, events: readonly ChangeEventMessage[], now: number): DashboardData {
+  const d = new Draft(state);
+  let { epoch, seq } = state;
+  const recent: RecentChange[] = [];
+  for (const ev of events) {
+    // The client core delivers each event once, in order; this guard keeps
+    // the reducer idempotent anyway (e.g. a late duplicate after a reload).
+    if (epoch === ev.epoch && ev.seq <= seq) continue;
+    recent.push(applyTo(d, ev, now));
+    epoch = ev.epoch;
+    seq = ev.seq;
+  }
+  if (!recent.length) return state;
+  return {
+    ...state,
+    epoch,
+    seq,
+    lastEventAt: now,
+    projects: d.projects,
+    plans: d.plans,
+    stubs: d.stubs,
+    handoffs: d.handoffs,
+    log: d.log,
+    logTotal: d.logTotal,
+    changed: pruneChanged(d.changed),
+    recent: [...recent.reverse(), ...state.recent].slice(0, RECENT_MAX),
+  };
 }
 
 export function dashboardReducer(state: DashboardData, action: DashboardAction): DashboardData {
@@ -250,7 +299,9 @@ export function dashboardReducer(state: DashboardData, action: DashboardAction):
     case 'snapshot':
       return applySnapshot(state, action.snapshot, action.now);
     case 'event':
-      return applyEvent(state, action.event, action.now);
+      return applyEvents(state, [action.event], action.now);
+    case 'events':
+      return applyEvents(state, action.events, action.now);
     default:
       return state;
   }

@@ -64,7 +64,7 @@ const EVENT_TONE: Record<string, string> = { added: 'green', updated: 'blue', de
 
 export function OverviewTab({ data, open }: { data: DashboardData; open: (t: TabId) => void }) {
   const tick = useTick();
-  const s = useMemo(() => computeStats(data, Date.now()), [data, tick]); // eslint-disable-line
+  const s = useMemo(() => computeStats(data, Date.now()), [data, tick]);
   const columns = useMemo<Column<RecentChange>[]>(
     () => [
       { id: 'time', header: 'Received', render: (r) => <RelTime iso={new Date(r.receivedAt).toISOString()} /> },
@@ -85,7 +85,7 @@ export function OverviewTab({ data, open }: { data: DashboardData; open: (t: Tab
       { id: 'path', header: 'File', render: (r) => <PathCell path={r.filePath} />, className: 'col-path' },
       { id: 'seq', header: 'Seq', render: (r) => <span className="num muted">{r.seq}</span>, className: 'col-num' },
     ],
-    [data.projects], // eslint-disable-line
+    [data.projects],
   );
   return (
     <>

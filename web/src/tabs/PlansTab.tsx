@@ -16,6 +16,8 @@ const STALE_OPTIONS = [
 ];
 
 const key = (p: PlanItem) => rowId(p.project, p.key ?? p.file_path);
+const attrs = (p: PlanItem) => ({ 'data-feature': p.feature_name, 'data-status': p.status, 'data-project': p.project });
+const invalidClass = (p: PlanItem) => (p.valid === false ? 'row-invalid' : undefined);
 
 export function PlansTab({
   data,
@@ -32,7 +34,7 @@ export function PlansTab({
 }) {
   const now = useTick();
   const all = useMemo(() => [...data.plans.values()], [data.plans]);
-  const rows = useMemo(() => filterPlans(all, filter, Date.now()), [all, filter, now]); // eslint-disable-line
+  const rows = useMemo(() => filterPlans(all, filter, Date.now()), [all, filter, now]);
   const columns = useMemo<Column<PlanItem>[]>(
     () => [
       { id: 'feature', header: 'Feature', render: (p) => <FeatureCell item={p} />, sortValue: (p) => p.feature_name },
@@ -65,7 +67,7 @@ export function PlansTab({
       },
       { id: 'path', header: 'File', render: (p) => <PathCell path={p.file_path} />, className: 'col-path' },
     ],
-    [data.projects], // eslint-disable-line
+    [data.projects],
   );
 
   return (
@@ -89,8 +91,8 @@ export function PlansTab({
         changed={data.changed}
         sort={sort}
         onSort={setSort}
-        rowAttrs={(p) => ({ 'data-feature': p.feature_name, 'data-status': p.status, 'data-project': p.project })}
-        rowClass={(p) => (p.valid === false ? 'row-invalid' : undefined)}
+        rowAttrs={attrs}
+        rowClass={invalidClass}
         empty={all.length ? 'No plan matches these filters.' : 'No plans yet. A plan.json under coderef/working/<feature>/ appears here as soon as it is saved.'}
       />
     </>

@@ -28,9 +28,10 @@ const columns: Column<ProjectRow>[] = [
   { id: 'workorders', header: 'Hand-offs', render: (r) => <Count n={r.workorders} />, sortValue: (r) => r.workorders, className: 'col-num' },
   { id: 'path', header: 'Path', render: (r) => <PathCell path={r.project.path} />, className: 'col-path' },
 ];
+const attrs = (r: ProjectRow) => ({ 'data-project': r.project.id });
 
 export function ProjectsTab({ data, sort, setSort }: { data: DashboardData; sort: SortState; setSort: (s: SortState) => void }) {
-  const rows = useMemo(() => projectRows(data), [data.projects, data.plans, data.stubs, data.handoffs]); // eslint-disable-line
+  const rows = useMemo(() => projectRows(data), [data.projects, data.plans, data.stubs, data.handoffs]);
   return (
     <>
       <div className="filterbar">
@@ -47,7 +48,7 @@ export function ProjectsTab({ data, sort, setSort }: { data: DashboardData; sort
         changed={data.changed}
         sort={sort}
         onSort={setSort}
-        rowAttrs={(r) => ({ 'data-project': r.project.id })}
+        rowAttrs={attrs}
         empty="No projects. Add one to projects.json."
       />
     </>

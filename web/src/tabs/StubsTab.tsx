@@ -10,6 +10,8 @@ import { FeatureCell, PathCell, ProjectCell } from './common';
 
 const PRIORITY_RANK: Record<string, number> = { critical: 0, high: 1, medium: 2, low: 3 };
 const key = (s: StubItem) => rowId(s.project, s.key ?? s.file_path);
+const attrs = (s: StubItem) => ({ 'data-feature': s.feature_name, 'data-status': s.status ?? '', 'data-project': s.project });
+const invalidClass = (s: StubItem) => (s.valid === false ? 'row-invalid' : undefined);
 
 export function StubsTab({
   data,
@@ -49,7 +51,7 @@ export function StubsTab({
       { id: 'modified', header: 'Modified', render: (s) => <RelTime iso={s.last_modified} />, sortValue: (s) => (s.last_modified ? Date.parse(s.last_modified) : null) },
       { id: 'path', header: 'File', render: (s) => <PathCell path={s.file_path} />, className: 'col-path' },
     ],
-    [data.projects], // eslint-disable-line
+    [data.projects],
   );
   return (
     <>
@@ -74,8 +76,8 @@ export function StubsTab({
         changed={data.changed}
         sort={sort}
         onSort={setSort}
-        rowAttrs={(s) => ({ 'data-feature': s.feature_name, 'data-status': s.status ?? '', 'data-project': s.project })}
-        rowClass={(s) => (s.valid === false ? 'row-invalid' : undefined)}
+        rowAttrs={attrs}
+        rowClass={invalidClass}
         empty={all.length ? 'No stub matches these filters.' : 'No stubs yet.'}
       />
     </>

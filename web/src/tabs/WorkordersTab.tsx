@@ -9,6 +9,9 @@ import { distinct, emptyWorkorderFilter, filterWorkorders, type WorkorderFilter 
 import { FeatureCell, PathCell, ProjectCell } from './common';
 
 const key = (w: WorkorderItem) => rowId(w.project, w.key ?? w.file_path);
+const handoffAttrs = (w: WorkorderItem) => ({ 'data-workorder': w.workorder_id, 'data-status': w.status ?? '', 'data-project': w.project });
+const logAttrs = (w: WorkorderItem) => ({ 'data-workorder': w.workorder_id, 'data-project': w.project });
+const invalidClass = (w: WorkorderItem) => (w.valid === false ? 'row-invalid' : undefined);
 
 export function WorkordersTab({
   data,
@@ -55,7 +58,7 @@ export function WorkordersTab({
       { id: 'modified', header: 'Modified', render: (w) => <RelTime iso={w.last_modified} />, sortValue: (w) => (w.last_modified ? Date.parse(w.last_modified) : null) },
       { id: 'path', header: 'File', render: (w) => <PathCell path={w.file_path} />, className: 'col-path' },
     ],
-    [data.projects], // eslint-disable-line
+    [data.projects],
   );
   const logColumns = useMemo<Column<WorkorderItem>[]>(
     () => [
@@ -65,7 +68,7 @@ export function WorkordersTab({
       { id: 'timestamp', header: 'Timestamp', render: (w) => <span className="nowrap">{w.timestamp ?? <span className="muted">—</span>}</span> },
       { id: 'file', header: 'Log', render: (w) => <PathCell path={`${w.file_path}${w.line_number ? `:${w.line_number}` : ''}`} />, className: 'col-path' },
     ],
-    [data.projects], // eslint-disable-line
+    [data.projects],
   );
   return (
     <>
@@ -87,8 +90,8 @@ export function WorkordersTab({
         changed={data.changed}
         sort={sort}
         onSort={setSort}
-        rowAttrs={(w) => ({ 'data-workorder': w.workorder_id, 'data-status': w.status ?? '', 'data-project': w.project })}
-        rowClass={(w) => (w.valid === false ? 'row-invalid' : undefined)}
+        rowAttrs={handoffAttrs}
+        rowClass={invalidClass}
         empty={handoffs.length ? 'No hand-off matches these filters.' : 'No hand-offs yet.'}
       />
       <h2 className="section-title">
@@ -103,7 +106,7 @@ export function WorkordersTab({
         columns={logColumns}
         rowKey={key}
         changed={data.changed}
-        rowAttrs={(w) => ({ 'data-workorder': w.workorder_id, 'data-project': w.project })}
+        rowAttrs={logAttrs}
         empty={data.log.length ? 'No log line matches these filters.' : 'The workorder log is empty.'}
       />
     </>
