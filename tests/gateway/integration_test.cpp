@@ -308,7 +308,7 @@ TEST_F(GatewayIT, SlowClientIsDroppedWhileTwentyOthersReceiveEveryEvent) {
         if (msg.compare(0, 9, "{\"type\":\"") != 0 || at == std::string::npos ||
             msg.find("\"type\":\"ping\"") == 0)
           continue;
-        got[i].push_back(std::strtoull(msg.c_str() + at + 7, nullptr, 10));
+        got[i].push_back(std::strtoull(msg.c_str() + at + 8, nullptr, 10));
         if (!got[i].empty() && got[i].back() >= target.load()) break;
         if (readers[i]->closed()) break;
       }

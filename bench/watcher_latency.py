@@ -1,0 +1,99 @@
+#!/usr/bin/python3
+"""Lone-save latency of watcher-svc: the time from an editor's atomic save to
+its event on the ZeroMQ feed, p50/p99 over N saves, and the watcher's CPU
+time while idle.
+
+  bench/watcher_latency.py --build build/release [--saves 100] [--idle-s 60]
+
+Starts the real watcher on a temp workspace (loopback, free ports), a real
+SUB socket, saves plan.json N times (one at a time, waiting for each event),
+then measures idle CPU from /proc. Prints a table and one JSON line.
+"""
+import argparse, json, os, re, shutil, signal, subprocess, sys, tempfile, time
+
+import zmq
+
+def gen_proto(root):
+    out = tempfile.mkdtemp(prefix="coderef-pb-")
+    subprocess.check_call(["protoc", "-I", os.path.join(root, "proto"), "--python_out", out,
+                           os.path.join(root, "proto/coderef/v1/feed.proto")])
+    sys.path.insert(0, out)
+    from coderef.v1 import feed_pb2  # noqa
+    return feed_pb2, out
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build/release")
+    ap.add_argument("--saves", type=int, default=100)
+    ap.add_argument("--idle-s", type=float, default=60)
+    a = ap.parse_args()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    feed_pb2, pbdir = gen_proto(root)
+    ws = tempfile.mkdtemp(prefix="coderef-lat-")
+    os.makedirs(f"{ws}/p/coderef/working/f")
+    plan = f"{ws}/p/coderef/working/f/plan.json"
+    with open(plan, "w") as fh:
+        fh.write('{"META_DOCUMENTATION":{"status":"s0"}}')
+    with open(f"{ws}/projects.json", "w") as fh:
+        json.dump({"projects": [{"name": "p", "path": "p"}]}, fh)
+    log = open(f"{ws}/watcher.log", "w+")
+    proc = subprocess.Popen([os.path.join(root, a.build, "watcher-svc/watcher-svc"), "--projects", f"{ws}/projects.json",
+                             "--pub", "tcp://127.0.0.1:*", "--snapshot", "tcp://127.0.0.1:*", "--http", ""],
+                            stderr=log)
+    try:
+        pub = None
+        for _ in range(400):
+            log.seek(0)
+            m = re.search(r"pub=(tcp://\S+)", log.read())
+            if m:
+                pub = m.group(1)
+                break
+            time.sleep(0.025)
+        ctx = zmq.Context()
+        sub = ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.SUBSCRIBE, b"")
+        sub.connect(pub)
+        # Wait for the subscription to be live (a heartbeat).
+        while True:
+            t, body = sub.recv_multipart()
+            if t == b"hb":
+                break
+        lat = []
+        for i in range(1, a.saves + 1):
+            tmp = plan + ".tmp"
+            with open(tmp, "w") as fh:
+                fh.write('{"META_DOCUMENTATION":{"status":"s%d"}}' % i)
+            t0 = time.time()
+            os.rename(tmp, plan)
+            while True:
+                t, body = sub.recv_multipart()
+                if t == b"hb":
+                    continue
+                recv = time.time()
+                msg = feed_pb2.FeedMessage()
+                msg.ParseFromString(body)
+                lat.append((recv - t0) * 1000)
+                break
+        lat.sort()
+        p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+        c0 = cpu_seconds(proc.pid)
+        time.sleep(a.idle_s)  # the measurement window
+        idle_cpu = cpu_seconds(proc.pid) - c0
+        res = {"saves": len(lat), "p50_ms": round(p(0.5), 1), "p99_ms": round(p(0.99), 1),
+               "max_ms": round(lat[-1], 1), "idle_window_s": a.idle_s, "idle_cpu_s": round(idle_cpu, 3)}
+        print(f"lone save -> feed over {len(lat)} saves: p50 {res['p50_ms']} ms, p99 {res['p99_ms']} ms, max {res['max_ms']} ms")
+        print(f"watcher CPU while idle for {a.idle_s:.0f} s: {idle_cpu:.3f} s ({100*idle_cpu/a.idle_s:.3f}% of a core)")
+        print(json.dumps(res))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=5)
+        shutil.rmtree(ws, ignore_errors=True)
+        shutil.rmtree(pbdir, ignore_errors=True)
+
+if __name__ == "__main__":
+    main()
