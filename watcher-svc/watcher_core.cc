@@ -145,7 +145,9 @@ void WatcherCore::ScanDir(const std::string& abs_dir, const std::string& rel_dir
     std::string child_abs = JoinPath(abs_dir, e.name);
     if (e.is_dir) {
       if (WatchModeFor(child_rel) != 0) ScanDir(child_abs, child_rel, depth + 1);
-    } else if (e.is_file && ClassifyPath(child_rel)) {
+    } else if (ClassifyPath(child_rel)) {
+      // Regular files, and also what only looks like one (a dangling or
+      // looping symlink, a FIFO): ComputeItems logs why those are skipped.
       MarkFile(child_abs);
     }
   }
@@ -473,8 +475,14 @@ std::map<std::string, v1::Item> WatcherCore::ComputeItems(const std::string& sou
   std::map<std::string, v1::Item> out;
   auto tail = [&](LogTailer* t) {
     std::string error;
+    uint64_t skipped = t->skipped_lines();
     if (!t->Update(fs_, &error))
       LogWarn("log.read_failed").Kv("file", EscapeForDisplay(source)).Kv("error", error);
+    if (t->skipped_lines() > skipped)
+      LogWarn("log.lines_skipped")
+          .Kv("file", EscapeForDisplay(source))
+          .Kv("lines", t->skipped_lines() - skipped)
+          .Kv("reason", "malformed: a line must be 'WO-ID | project | description [| timestamp]'");
     for (const auto& [key, item] : t->entries()) out.emplace(StateStore::ItemId(item), item);
   };
   if (global_logs_.count(source)) {
@@ -507,7 +515,25 @@ std::map<std::string, v1::Item> WatcherCore::ComputeItems(const std::string& sou
   }
   FileStat st;
   int err = 0;
-  if (!fs_.Stat(source, &st, &err) || !st.is_file) return out;
+  if (!fs_.Stat(source, &st, &err)) {
+    // ENOENT: gone (a deletion). Anything else (ELOOP from a symlink loop,
+    // EACCES from a folder we may not search) is published as absent too,
+    // but never silently.
+    if (err != ENOENT && err != ENOTDIR)
+      LogWarn("file.unreadable")
+          .Kv("project", p->id)
+          .Kv("path", EscapeForDisplay(rel))
+          .Kv("error", ErrnoText(err))
+          .Kv("note", "cannot stat; the item is not published");
+    return out;
+  }
+  if (!st.is_file) {
+    LogWarn("file.skipped")
+        .Kv("project", p->id)
+        .Kv("path", EscapeForDisplay(rel))
+        .Kv("reason", st.is_dir ? "a folder, not a file" : "not a regular file (FIFO, device)");
+    return out;
+  }
   FileFacts facts;
   facts.project_id = p->id;
   facts.rel_path = rel;

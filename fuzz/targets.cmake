@@ -1,0 +1,17 @@
+# The fuzz targets: <name>_fuzzer.cc defines LLVMFuzzerTestOneInput and links
+# the libraries in fuzz_<name>_LIBS. Shared by fuzz/CMakeLists.txt (libFuzzer
+# binaries, clang) and fuzz/replay.cmake (the regression replay, any compiler).
+set(CODEREF_FUZZ_WATCHER_TARGETS registry item_parser workorder_log)
+set(CODEREF_FUZZ_GATEWAY_TARGETS feed client_ws query)
+
+set(fuzz_registry_LIBS coderef::watcher)
+set(fuzz_item_parser_LIBS coderef::watcher)
+set(fuzz_workorder_log_LIBS coderef::watcher)
+set(fuzz_feed_LIBS coderef::gateway nlohmann_json::nlohmann_json)
+set(fuzz_client_ws_LIBS coderef::gateway nlohmann_json::nlohmann_json)
+set(fuzz_query_LIBS coderef::gateway nlohmann_json::nlohmann_json)
+
+set(CODEREF_FUZZ_TARGETS ${CODEREF_FUZZ_WATCHER_TARGETS})
+if(TARGET coderef_gateway)
+  list(APPEND CODEREF_FUZZ_TARGETS ${CODEREF_FUZZ_GATEWAY_TARGETS})
+endif()

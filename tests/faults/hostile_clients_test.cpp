@@ -1,0 +1,381 @@
+// Hostile and broken clients against the real gateway (fed by the real
+// watcher): malformed HTTP, wrong or missing Origin, oversized, fragmented,
+// binary and unmasked frames, unknown ops, thousands of connect/disconnect
+// cycles, slowloris handshakes and clients that never read. For each: a
+// status or close code, a log line, the gateway keeps serving, and a
+// bystander client receives every event, gap-free, throughout.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <thread>
+
+#include "tests/faults/fault_harness.h"
+
+namespace coderef::faults {
+namespace {
+
+int ConnectTcp(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Sends raw bytes, then reads until the server closes or `timeout` passes.
+// *closed tells whether the server closed the connection.
+std::string RawExchange(int port, const std::string& bytes, bool* closed,
+                        std::chrono::milliseconds timeout = 5000ms) {
+  int fd = ConnectTcp(port);
+  if (fd < 0) return "<connect failed>";
+  ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  std::string out;
+  *closed = false;
+  auto end = Clock::now() + timeout;
+  while (Clock::now() < end) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    char buf[4096];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) {
+      *closed = true;
+      break;
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+int StatusOf(const std::string& response) {
+  return response.rfind("HTTP/1.", 0) == 0 && response.size() > 12 ? std::atoi(response.c_str() + 9) : 0;
+}
+
+class HostileClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < 5; ++i) ws_.WritePlan("f" + std::to_string(i), "0");
+    watcher_ = std::make_unique<Watcher>(ws_.projects());
+    ASSERT_TRUE(watcher_->started()) << watcher_->proc().Log();
+  }
+  void TearDown() override {
+    if (HasFailure() && gateway_) {
+      std::string log = gateway_->Log();
+      std::fprintf(stderr, "---- gateway log ----\n%s\n", log.substr(log.size() > 6000 ? log.size() - 6000 : 0).c_str());
+    }
+    if (gateway_) gateway_->proc().Kill();
+  }
+  void StartGateway(std::vector<std::string> extra = {}) {
+    gateway_ = std::make_unique<GatewayProcess>();
+    ASSERT_TRUE(gateway_->Start(watcher_->pub(), watcher_->snapshot(), logs_.path(), "gw", extra))
+        << gateway_->Log();
+    ASSERT_TRUE(gateway_->WaitReady(15000)) << gateway_->Log();
+    bystander_ = std::make_unique<StreamClient>("bystander");
+    ASSERT_TRUE(bystander_->Connect(gateway_->port()));
+    ASSERT_TRUE(bystander_->ReadUntil([&] { return !bystander_->types().empty(); }, 5000ms));
+  }
+  GatewayProcess& g() { return *gateway_; }
+  uint64_t Seq() {
+    json j = g().GetJson("/orchestrator/stats");
+    return j.is_object() && j.contains("seq") ? j["seq"].get<uint64_t>() : 0;
+  }
+  // Changes a plan and checks the bystander gets it (and everything before).
+  void ExpectBystanderFollows(const std::string& why) {
+    ws_.WritePlan("probe" + std::to_string(++probes_), why);
+    ASSERT_TRUE(WaitFor([&] {
+      bystander_->Pump(0);
+      return RestPlans(g(), "alpha") == DiskPlans(ws_.root()) && bystander_->position() == Seq();
+    }, 10000ms)) << why << ": bystander at " << bystander_->position() << ", gateway at " << Seq();
+    EXPECT_EQ(bystander_->violations(), "") << why;
+    EXPECT_TRUE(bystander_->connected()) << why;
+    EXPECT_TRUE(g().proc().Running()) << why;
+  }
+  std::unique_ptr<StreamClient> Client(testsupport::Headers headers = {}) {
+    auto c = std::make_unique<StreamClient>("client");
+    EXPECT_TRUE(c->Connect(g().port(), "/orchestrator/ws", std::move(headers))) << c->ws().error();
+    EXPECT_TRUE(c->ReadUntil([&] { return !c->types().empty(); }, 5000ms));
+    return c;
+  }
+  // The next message other than a ping, as JSON (null on timeout/close).
+  static json NextOp(StreamClient& c, std::chrono::milliseconds timeout = 5000ms) {
+    size_t n = c.types().size();
+    std::string msg;
+    auto end = Clock::now() + timeout;
+    while (Clock::now() < end) {
+      auto r = c.ws().Next(&msg, 50);
+      if (r == WsClient::Result::kClosed || r == WsClient::Result::kError) return json();
+      if (r != WsClient::Result::kMessage) continue;
+      c.Check(msg);
+      if (c.types().size() > n && c.types().back() != "ping") return json::parse(msg, nullptr, false);
+    }
+    return json();
+  }
+
+  Workspace ws_;
+  TempDir logs_;
+  std::unique_ptr<Watcher> watcher_;
+  std::unique_ptr<GatewayProcess> gateway_;
+  std::unique_ptr<StreamClient> bystander_;
+  int probes_ = 0;
+};
+
+TEST_F(HostileClientTest, MalformedHttpGetsAnErrorOrIsClosed) {
+  StartGateway({"--handshake-timeout-ms", "1000"});
+  struct Case {
+    std::string name, bytes;
+  };
+  const std::string upgrade =
+      "GET /orchestrator/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
+  std::vector<Case> cases{
+      {"garbage", "GARBAGE\r\n\r\n"},
+      {"binary", std::string("\x00\x01\x02\xff\xfe\r\n\r\n", 9)},
+      {"http 0.9", "GET /\r\n\r\n"},
+      {"bad version", "GET / HTTP/7.3\r\nHost: x\r\n\r\n"},
+      {"no colon", "GET /healthz HTTP/1.1\r\nHost x\r\nBroken header\r\n\r\n"},
+      {"bad content length", "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n"},
+      {"huge header", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(300 * 1024, 'a') + "\r\n\r\n"},
+      {"many headers", "GET /healthz HTTP/1.1\r\nHost: x\r\n" + [] {
+         std::string h;
+         for (int i = 0; i < 5000; ++i) h += "X-" + std::to_string(i) + ": v\r\n";
+         return h;
+       }() + "\r\n"},
+      {"upgrade without key", upgrade + "Sec-WebSocket-Version: 13\r\n\r\n"},
+      {"upgrade, version 99", upgrade + "Sec-WebSocket-Version: 99\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"},
+      {"upgrade, bad escape", "GET /orchestrator/ws?since=%zz HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                              "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"},
+      {"upgrade, since not a number", "GET /orchestrator/ws?epoch=e&since=-1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                              "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"},
+      {"upgrade, unknown topic", "GET /orchestrator/ws?topics=plan,secrets HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                              "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"},
+      {"POST", "POST /orchestrator/plans HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"},
+  };
+  for (const auto& c : cases) {
+    bool closed = false;
+    std::string resp = RawExchange(g().port(), c.bytes, &closed);
+    int status = StatusOf(resp);
+    EXPECT_TRUE(closed) << c.name << ": the connection is not left open";
+    EXPECT_TRUE(status == 0 || status >= 400) << c.name << ": " << resp.substr(0, 200);
+    EXPECT_NE(status, 101) << c.name;
+    EXPECT_TRUE(g().proc().Running()) << c.name;
+    EXPECT_EQ(g().Get("/healthz").status, 200) << c.name;
+  }
+  bool closed = false;
+  EXPECT_EQ(StatusOf(RawExchange(g().port(), "GET /orchestrator/ws?since=x HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                             "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                                             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", &closed)), 400);
+  ExpectBystanderFollows("after malformed HTTP");
+}
+
+TEST_F(HostileClientTest, OriginsAreCheckedBeforeTheUpgrade) {
+  StartGateway();
+  struct Case {
+    std::string origin;
+    int status;  // 101 accepted, else the refusal
+  };
+  std::vector<Case> cases{
+      {"https://evil.example.com", 403},   {"null", 403},
+      {"http://localhost.evil.com", 403},  {"http://127.0.0.1.evil.com:8000", 403},
+      {"file://", 403},                    {"http://localhost:5173", 101},
+      {"HTTP://LOCALHOST", 101},           {"http://127.0.0.1:9", 101},
+      {"http://[::1]:3000", 101},          {"http://evil.com/http://localhost", 403},
+  };
+  for (const auto& c : cases) {
+    WsClient ws;
+    WsClient::Options o = g().WsOptions();
+    o.headers = {{"Origin", c.origin}};
+    bool ok = ws.Connect(o);
+    EXPECT_EQ(ok ? 101 : ws.status(), c.status) << c.origin;
+  }
+  // Without an Origin (not a browser): accepted.
+  WsClient plain;
+  EXPECT_TRUE(plain.Connect(g().WsOptions()));
+  EXPECT_NE(g().Log().find("upgrade.rejected"), std::string::npos);
+  EXPECT_NE(g().Log().find("reason=origin"), std::string::npos) << "the log names the reason";
+  ExpectBystanderFollows("after origins");
+}
+
+TEST_F(HostileClientTest, BadFramesAreClosedWithTheirCodeAndOthersGoOn) {
+  StartGateway();
+  // One frame over 64 KiB: 1009.
+  auto big = Client();
+  big->ws().SendText(std::string(70 * 1024, 'a'));
+  EXPECT_TRUE(big->ws().WaitClosed(5000));
+  EXPECT_EQ(big->ws().close_code(), 1009);
+  // A message over 64 KiB in fragments that are each small: 1009 too.
+  auto frag_big = Client();
+  frag_big->ws().SendFrame(0x1, "{\"type\":\"ping\",\"x\":\"" + std::string(40 * 1024, 'a'), false);
+  frag_big->ws().SendFrame(0x0, std::string(40 * 1024, 'a') + "\"}", true);
+  EXPECT_TRUE(frag_big->ws().WaitClosed(5000));
+  EXPECT_EQ(frag_big->ws().close_code(), 1009);
+  // A fragmented op, with a ping frame in the middle, is reassembled.
+  auto frag = Client();
+  frag->ws().SendFrame(0x1, "{\"ty", false);
+  frag->ws().SendPing("mid");
+  frag->ws().SendFrame(0x0, "pe\":\"pi", false);
+  frag->ws().SendFrame(0x0, "ng\"}", true);
+  json pong = NextOp(*frag);
+  EXPECT_EQ(pong.value("type", ""), "pong") << pong.dump();
+  // Binary: 1003.
+  auto binary = Client();
+  binary->ws().SendBinary(std::string("\x00\x01\x02", 3));
+  EXPECT_TRUE(binary->ws().WaitClosed(5000));
+  EXPECT_EQ(binary->ws().close_code(), 1003);
+  // Not JSON: 1003.
+  auto garbage = Client();
+  garbage->ws().SendText("{\"type\":");
+  EXPECT_TRUE(garbage->ws().WaitClosed(5000));
+  EXPECT_EQ(garbage->ws().close_code(), 1003);
+  // A continuation without a start, and an unmasked frame: protocol errors.
+  auto orphan = Client();
+  orphan->ws().SendFrame(0x0, "orphan", true);
+  EXPECT_TRUE(orphan->ws().WaitClosed(5000));
+  EXPECT_EQ(orphan->ws().close_code(), 1002);
+  auto unmasked = Client();
+  const char raw[] = "\x81\x02hi";
+  ::send(unmasked->ws().fd(), raw, 4, MSG_NOSIGNAL);
+  EXPECT_TRUE(unmasked->ws().WaitClosed(5000));
+  EXPECT_EQ(unmasked->ws().close_code(), 1002);
+  // Unknown ops: an error message, and the connection stays.
+  auto polite = Client();
+  for (const char* op : {R"({"type":"nope"})", R"({"op":"subscribe"})", R"({"type":42})"}) {
+    polite->ws().SendText(op);
+    json e = NextOp(*polite);
+    EXPECT_EQ(e.value("type", ""), "error") << op << " -> " << e.dump();
+  }
+  polite->ws().SendText(R"({"type":"subscribe","topics":["bogus"]})");
+  EXPECT_EQ(NextOp(*polite).value("type", ""), "error");
+  polite->ws().SendText(R"({"type":"ping"})");
+  EXPECT_EQ(NextOp(*polite).value("type", ""), "pong");
+  EXPECT_TRUE(polite->connected());
+  EXPECT_NE(g().Log().find("client.bad_frame"), std::string::npos);
+  ExpectBystanderFollows("after bad frames");
+  // The polite client still gets events too.
+  EXPECT_TRUE(polite->ReadUntil([&] { return polite->position() == Seq(); }, 5000ms));
+  EXPECT_EQ(polite->violations(), "");
+}
+
+TEST_F(HostileClientTest, ThousandsOfConnectDisconnectCyclesLeakNothing) {
+  StartGateway();
+  ExpectBystanderFollows("warm-up");
+  pid_t pid = g().proc().pid();
+  int fds_before = OpenFds(pid);
+  long rss_before = RssKb(pid);
+  constexpr int kCycles = 2000;
+  int ok = 0;
+  for (int i = 0; i < kCycles; ++i) {
+    WsClient c;
+    WsClient::Options o = g().WsOptions(i % 4 == 0 ? "/orchestrator/ws?topics=plan" : "/orchestrator/ws");
+    if (!c.Connect(o)) continue;
+    ++ok;
+    switch (i % 3) {
+      case 0: c.SendClose(1000); c.WaitClosed(2000); break;   // polite
+      case 1: c.Abort(); break;                                // RST / FIN without a close frame
+      case 2: { std::string m; c.Next(&m, 1000); c.Abort(); break; }  // read hello, then vanish
+    }
+    if (i % 500 == 0) bystander_->Pump(0);
+  }
+  EXPECT_EQ(ok, kCycles);
+  ASSERT_TRUE(WaitFor([&] { return g().Metric("coderef_gateway_clients") == 1; }, 10000ms))
+      << "clients: " << g().Metric("coderef_gateway_clients");
+  EXPECT_TRUE(WaitFor([&] { return OpenFds(pid) <= fds_before + 4; }, 10000ms))
+      << "fds " << fds_before << " -> " << OpenFds(pid);
+  long rss_after = RssKb(pid);
+  std::fprintf(stderr, "gateway after %d cycles: fds %d -> %d, RSS %ld -> %ld KiB\n", kCycles, fds_before,
+               OpenFds(pid), rss_before, rss_after);
+  EXPECT_LT(rss_after - rss_before, 64 * 1024) << "RSS grew by more than 64 MiB";
+  EXPECT_GE(g().Metric("coderef_gateway_connections_total"), kCycles);
+  ExpectBystanderFollows("after connect/disconnect cycles");
+}
+
+TEST_F(HostileClientTest, SlowlorisHandshakesAreCutOffAndOthersStillConnect) {
+  StartGateway({"--handshake-timeout-ms", "1000"});
+  constexpr int kSlow = 40;
+  std::vector<int> fds;
+  for (int i = 0; i < kSlow; ++i) {
+    int fd = ConnectTcp(g().port());
+    ASSERT_GE(fd, 0);
+    fds.push_back(fd);
+  }
+  const std::string request = "GET /orchestrator/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n";
+  std::vector<bool> closed(kSlow, false);
+  auto start = Clock::now();
+  size_t sent = 0;
+  // One byte per connection every 100 ms, for up to 6 s; a real client
+  // connects meanwhile.
+  bool other_ok = false;
+  std::chrono::milliseconds other_took{};
+  while (Clock::now() - start < 6000ms) {
+    bool all_closed = true;
+    for (int i = 0; i < kSlow; ++i) {
+      if (closed[i]) continue;
+      char buf[512];
+      ssize_t n = ::recv(fds[i], buf, sizeof buf, MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ||
+          ::send(fds[i], request.data() + sent % request.size(), 1, MSG_NOSIGNAL) < 0) {
+        closed[i] = true;
+        continue;
+      }
+      all_closed = false;
+    }
+    ++sent;
+    if (sent == 5) {
+      auto t0 = Clock::now();
+      WsClient c;
+      other_ok = c.Connect(g().WsOptions());
+      other_took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
+    }
+    if (all_closed) break;
+    std::this_thread::sleep_for(100ms);  // the attacker's pace, not a synchronisation
+  }
+  auto took = Clock::now() - start;
+  for (int fd : fds) ::close(fd);
+  int still_open = 0;
+  for (bool c : closed) still_open += !c;
+  EXPECT_EQ(still_open, 0) << "slowloris connections still open after 6 s";
+  EXPECT_LT(took, 4000ms) << "cut off about --handshake-timeout-ms after they started";
+  EXPECT_TRUE(other_ok) << "a real client connects while the attack runs";
+  EXPECT_LT(other_took, 2000ms);
+  ExpectBystanderFollows("after slowloris");
+}
+
+TEST_F(HostileClientTest, ClientsThatNeverReadAreDroppedAloneAndNothingIsLostForOthers) {
+  StartGateway({"--max-queue-bytes", "262144"});
+  constexpr int kSlow = 4;
+  std::vector<std::unique_ptr<WsClient>> slow;
+  for (int i = 0; i < kSlow; ++i) {
+    slow.push_back(std::make_unique<WsClient>());
+    WsClient::Options o = g().WsOptions();
+    o.rcvbuf = 2048;
+    ASSERT_TRUE(slow.back()->Connect(o));
+  }
+  // The bystander reads on its own thread meanwhile.
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {
+    while (!stop) bystander_->Pump(50);
+  });
+  // ~4 KiB events (a long status is part of the event JSON) until every
+  // slow client is dropped, at most 40 rounds of 50 changes.
+  std::string big(4000, 's');
+  for (int round = 0; round < 40 && g().Metric("coderef_gateway_slow_client_disconnects_total") < kSlow; ++round) {
+    for (int i = 0; i < 50; ++i) ws_.WritePlan("big" + std::to_string(i), big + std::to_string(round));
+    WaitFor([&] { return RestPlans(g(), "alpha") == DiskPlans(ws_.root()); }, 5000ms);
+  }
+  stop = true;
+  reader.join();
+  EXPECT_EQ(g().Metric("coderef_gateway_slow_client_disconnects_total"), kSlow);
+  EXPECT_NE(g().Log().find("client.slow"), std::string::npos);
+  EXPECT_TRUE(WaitFor([&] { return g().Metric("coderef_gateway_clients") == 1; }, 10000ms))
+      << "the slow ones are really gone";
+  ExpectBystanderFollows("after slow clients");
+  EXPECT_GT(bystander_->seqs().size(), 100u);
+}
+
+}  // namespace
+}  // namespace coderef::faults
