@@ -291,7 +291,7 @@ class Loop final : public WsClientConn::Handler {
     if (interest_out_[c.index] == want) return;
     interest_out_[c.index] = want;
     epoll_event ev{};
-    ev.events = EPOLLIN | (want ? EPOLLOUT : 0);
+    ev.events = want ? (EPOLLIN | EPOLLOUT) : static_cast<uint32_t>(EPOLLIN);
     ev.data.ptr = &c;
     ::epoll_ctl(ep_, EPOLL_CTL_MOD, c.fd(), &ev);
   }
@@ -518,6 +518,10 @@ int Main(int argc, char** argv) {
     }
   }
   if (min_events == UINT64_MAX) min_events = 0;
+  struct rusage ru {};
+  ::getrusage(RUSAGE_SELF, &ru);
+  out["client_cpu_s"] = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                        static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
   std::sort(lat.begin(), lat.end());
   out["clients"] = o.clients;
   out["threads"] = o.threads;

@@ -21,7 +21,9 @@ bool SendTopicMessage(zmq::socket_t& socket, const std::string& topic,
 }
 
 std::string LoadCurveKey(const std::string& value, std::string* error) {
-  if (value.size() == 40 && value.find('/') == std::string::npos) return value;
+  // Z85 keys may contain '/', so a 40-character value is a key unless a
+  // file of that name exists.
+  if (value.size() == 40 && !std::ifstream(value)) return value;
   std::ifstream in(value);
   if (!in) {
     *error = "cannot read key file " + value;

@@ -11,7 +11,7 @@ RUN /tmp/install-deps.sh && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN cmake --preset release -DCODEREF_BUILD_TESTS=OFF \
- && cmake --build --preset release -j"$(nproc)"
+ && cmake --build --preset release -j"$(nproc)" --target watcher-svc gateway-svc
 
 FROM build AS install
 RUN install -D -m 0755 build/release/gateway-svc/gateway-svc /out/gateway-svc \

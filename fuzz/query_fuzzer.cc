@@ -17,6 +17,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/text.h"
 #include "fuzz/fuzz_util.h"
 #include "gateway-svc/access.h"
 #include "gateway-svc/hub.h"

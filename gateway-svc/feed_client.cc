@@ -52,7 +52,29 @@ void FeedClient::Stop() {
 }
 
 void FeedClient::Run() {
-  try {
+  // A ZeroMQ error (should not happen once flags are validated) must not
+  // leave the gateway without a feed: report the watcher down and start over.
+  while (!stop_.load()) {
+    try {
+      RunOnce();
+      return;
+    } catch (const zmq::error_t& e) {
+      LogError("feed.failed")
+          .Kv("error", e.what())
+          .Kv("reason", "ZeroMQ error in the feed thread; restarting it in 1 s");
+      FeedUpdate down;
+      down.type = FeedUpdate::Type::kWatcherDown;
+      std::vector<FeedUpdate> updates;
+      updates.push_back(std::move(down));
+      sink_(std::move(updates));
+    }
+    for (int i = 0; i < 10 && !stop_.load(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+void FeedClient::RunOnce() {
+  {
     zmq::context_t ctx(1);
     zmq::socket_t sub(ctx, zmq::socket_type::sub);
     ApplyCommon(sub, options_.curve);
@@ -137,8 +159,6 @@ void FeedClient::Run() {
       std::vector<FeedUpdate> updates = sync.TakeUpdates();
       if (!updates.empty()) sink_(std::move(updates));
     }
-  } catch (const zmq::error_t& e) {
-    LogError("feed.failed").Kv("error", e.what()).Kv("reason", "ZeroMQ error in the feed thread");
   }
 }
 

@@ -46,6 +46,7 @@ class FeedClient {
 
  private:
   void Run();
+  void RunOnce();  // throws zmq::error_t
 
   FeedClientOptions options_;
   Sink sink_;

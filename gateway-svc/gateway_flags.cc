@@ -22,6 +22,19 @@ bool ValidEndpoint(const std::string& ep) {
   }
 }
 
+// Lets ZeroMQ check the keys (Z85 syntax) before the feed thread uses them.
+bool ValidCurveKeys(const CurveKeys& keys) {
+  try {
+    zmq::context_t ctx(1);
+    zmq::socket_t s(ctx, zmq::socket_type::sub);
+    s.set(zmq::sockopt::linger, 0);
+    ApplyCurveClient(s, keys);
+    return true;
+  } catch (const zmq::error_t&) {
+    return false;
+  }
+}
+
 }  // namespace
 
 int ParseGatewayFlags(int argc, const char* const* argv, GatewayFlags* out, std::string* error) {
@@ -108,6 +121,14 @@ int ParseGatewayFlags(int argc, const char* const* argv, GatewayFlags* out, std:
       o.curve.client_secret = LoadCurveKey(curve_secret, &err);
       if (o.curve.client_secret.empty()) return fail("curve-secret-key", err);
     }
+    CurveKeys check = o.curve;
+    if (check.client_public.empty()) {
+      // The feed generates an ephemeral pair; any valid pair checks the server key.
+      check.client_public = check.server_public;
+      check.client_secret = check.server_public;
+    }
+    if (!ValidCurveKeys(check))
+      return fail("curve-server-key", "not a valid Z85 CURVE key (or the client keys are not)");
   }
   return 0;
 }

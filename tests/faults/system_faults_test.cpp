@@ -106,7 +106,8 @@ TEST_F(SystemFaultTest, WatcherKilledDuringABurstAndRestartedEveryClientIsTold) 
     };
   };
   EXPECT_TRUE(PumpAllUntil(clients, all([](StreamClient& c) { return c.Saw("watcher_down"); }), 10000ms))
-      << "every client is told the watcher is down";
+      << "every client is told the watcher is down; client0 saw " << ::testing::PrintToString(clients[0]->types())
+      << " connected=" << clients[0]->connected() << " violations=" << clients[0]->violations();
   writer.join();  // the rest of the burst happened while the watcher was down
 
   watcher_ = std::make_unique<Watcher>(ws_.projects(), pub, snapshot);

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <regex>
+#include <set>
 
 #include "tests/gateway/gateway_process.h"
 
@@ -116,6 +117,10 @@ TEST_F(GatewayE2E, AnEventReachesAHundredClientsInSeqOrderWithNothingMissing) {
   ASSERT_TRUE(WaitFor([&] { return g.Metric("coderef_gateway_clients") == kClients; }, 5000));
   constexpr int kPlans = 10;
   for (int i = 0; i < kPlans; ++i) WritePlan("feature" + std::to_string(i), "planning");
+  // Let that batch go out before the update (inside one batch the watcher
+  // would send the final state only: one plan_added).
+  ASSERT_TRUE(WaitFor([&] { return g.GetJson("/orchestrator/plans")["plans"].size() == kPlans; },
+                      10000));
   WritePlan("feature0", "in_progress");
   for (int i = 0; i < kClients; ++i) {
     std::set<std::string> added;

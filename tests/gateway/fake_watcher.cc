@@ -22,8 +22,12 @@ std::string Id(const v1::Item& item) { return Topic(item.kind(), item.project())
 
 }  // namespace
 
-FakeWatcher::FakeWatcher(std::string epoch, int pub_port, int snapshot_port)
-    : pub_port_(pub_port), snapshot_port_(snapshot_port), epoch_(std::move(epoch)) {
+FakeWatcher::FakeWatcher(std::string epoch, int pub_port, int snapshot_port,
+                         std::string curve_secret)
+    : pub_port_(pub_port),
+      snapshot_port_(snapshot_port),
+      curve_secret_(std::move(curve_secret)),
+      epoch_(std::move(epoch)) {
   thread_ = std::thread([this] { Run(); });
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [this] { return ready_; });
@@ -120,6 +124,12 @@ void FakeWatcher::Run() {
     pub.set(zmq::sockopt::linger, 0);
     pub.set(zmq::sockopt::sndhwm, 0);
     router.set(zmq::sockopt::linger, 0);
+    if (!curve_secret_.empty()) {
+      for (zmq::socket_t* sock : {&pub, &router}) {
+        sock->set(zmq::sockopt::curve_server, 1);
+        sock->set(zmq::sockopt::curve_secretkey, curve_secret_);
+      }
+    }
     pub.bind("tcp://127.0.0.1:" + (pub_port_ ? std::to_string(pub_port_) : std::string("*")));
     router.bind("tcp://127.0.0.1:" +
                 (snapshot_port_ ? std::to_string(snapshot_port_) : std::string("*")));

@@ -25,8 +25,9 @@ namespace coderef::gateway::testing {
 class FakeWatcher {
  public:
   // Binds both sockets (on the given ports, 0 = any) and starts the thread.
+  // With `curve_secret` (Z85), both sockets are CURVE servers.
   explicit FakeWatcher(std::string epoch = "e000000000000001", int pub_port = 0,
-                       int snapshot_port = 0);
+                       int snapshot_port = 0, std::string curve_secret = "");
   ~FakeWatcher();
 
   std::string pub_endpoint() const { return "tcp://127.0.0.1:" + std::to_string(pub_port_); }
@@ -66,6 +67,7 @@ class FakeWatcher {
 
   int pub_port_ = 0;
   int snapshot_port_ = 0;
+  std::string curve_secret_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::string epoch_;

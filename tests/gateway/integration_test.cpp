@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <zmq.h>
 #include <atomic>
 #include <thread>
 
@@ -557,6 +558,37 @@ TEST_F(GatewayIT, EnvironmentConfiguresFlags) {
   EXPECT_EQ(hello["gateway"], "gw1");
   EXPECT_NE(g.Log().find("\"msg\":\"listening\""), std::string::npos) << "json logs from env";
   EXPECT_NE(g.Log().find("\"port\":" + std::to_string(g.port())), std::string::npos);
+}
+
+TEST_F(GatewayIT, CurveEncryptedFeed) {
+  char server_public[41], server_secret[41];
+  ASSERT_EQ(zmq_curve_keypair(server_public, server_secret), 0);
+  watcher_ = std::make_unique<FakeWatcher>("e0000000000000c1", 0, 0, server_secret);
+  watcher_->SetHeartbeatMs(50);
+  watcher_->SetItems({PlanItem("noted", "secret-plan")});
+  // The server key from a file, an ephemeral client key pair.
+  std::string key_file = dir_ + "/server.key";
+  testsupport::WriteFile(key_file, std::string(server_public) + "\n");
+  GatewayProcess& g = StartGateway({"--curve-server-key", key_file});
+  EXPECT_EQ(g.GetJson("/orchestrator/plans")["plans"].size(), 1u);
+  auto c = Client(g);
+  uint64_t s = PublishPlans(1);
+  EXPECT_EQ(ReadEventsUntil(*c, s), std::vector<uint64_t>{s});
+  // The key given inline (Z85, which may contain '/').
+  GatewayProcess& inline_key = StartGateway({"--curve-server-key", server_public});
+  EXPECT_EQ(inline_key.GetJson("/orchestrator/plans")["plans"].size(), 2u);
+  // Without the key, the gateway cannot read the feed.
+  GatewayProcess& plain = StartGateway({}, /*wait_ready=*/false);
+  EXPECT_FALSE(plain.WaitReady(1500));
+  // A missing key file or a key that is not Z85 is a flag error.
+  for (const std::string& key : {std::string("no-such.key"), std::string(40, '~')}) {
+    Subprocess bad;
+    ASSERT_TRUE(bad.Start({GatewayBinary(), "--curve-server-key", key}, {}, dir_ + "/bad.log"));
+    int status = -1;
+    ASSERT_TRUE(bad.WaitExit(10000, &status));
+    EXPECT_EQ(status, 2) << key;
+    EXPECT_NE(bad.Log().find("curve-server-key"), std::string::npos) << bad.Log();
+  }
 }
 
 }  // namespace
