@@ -424,7 +424,10 @@ class Bench:
             self.lossless("lone", who, r)
             out[who] = r
             lat = r["latency"]
-            log(f"lone/{who}: p50 {lat.get('p50_ms', 0):.1f} ms, p99 {lat.get('p99_ms', 0):.1f} ms, "
+            sp, pa = r.get("save_to_published", {}), r.get("published_to_arrival", {})
+            log(f"lone/{who}: p50 {lat.get('p50_ms', 0):.1f} ms, p99 {lat.get('p99_ms', 0):.1f} ms "
+                f"(save->published p50 {sp.get('p50_ms', 0):.0f} / p99 {sp.get('p99_ms', 0):.0f} ms, "
+                f"published->arrival p50 {pa.get('p50_ms', 0):.0f} / p99 {pa.get('p99_ms', 0):.0f} ms), "
                 f"missing {r['missing']}, duplicates {r['duplicates']}")
         self.results["lone"] = out
         o = out["ours"]["latency"]

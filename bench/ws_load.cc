@@ -109,6 +109,30 @@ struct Arrival {
   int64_t us;
 };
 
+// What the first client to see an event learnt about it.
+struct EventMeta {
+  std::string key;           // project \t file_path
+  int64_t published_us = 0;  // the "published" field (ms precision), 0 if absent
+};
+
+// "2026-11-25T10:00:00.123Z" -> Unix us (0 when malformed).
+int64_t ParseIsoMillis(std::string_view s) {
+  if (s.size() < 24 || s[4] != '-' || s[10] != 'T' || s[19] != '.') return 0;
+  auto num = [&](size_t at, size_t n) {
+    int v = 0;
+    for (size_t i = at; i < at + n; ++i) v = v * 10 + (s[i] - '0');
+    return v;
+  };
+  struct tm tm {};
+  tm.tm_year = num(0, 4) - 1900;
+  tm.tm_mon = num(5, 2) - 1;
+  tm.tm_mday = num(8, 2);
+  tm.tm_hour = num(11, 2);
+  tm.tm_min = num(14, 2);
+  tm.tm_sec = num(17, 2);
+  return static_cast<int64_t>(::timegm(&tm)) * 1'000'000 + num(20, 3) * 1000;
+}
+
 // Per-client record (kept in the loop, not in the connection object).
 struct ClientStats {
   bool opened = false;
@@ -243,10 +267,11 @@ class Loop final : public WsClientConn::Handler {
     if (seq_meta_.find(seq) == seq_meta_.end()) {
       std::string_view project = StrField(msg, "\"project\":\"");
       std::string_view file = StrField(msg, "\"file_path\":\"");
-      std::string k;
-      k.reserve(project.size() + file.size() + 1);
-      k.append(project).append("\t").append(file);
-      seq_meta_.emplace(seq, std::move(k));
+      EventMeta m;
+      m.key.reserve(project.size() + file.size() + 1);
+      m.key.append(project).append("\t").append(file);
+      m.published_us = ParseIsoMillis(StrField(msg, "\"published\":\""));
+      seq_meta_.emplace(seq, std::move(m));
     }
     last_event_ms_->store(MonoMs(), std::memory_order_relaxed);
     if (first_event_us_ == 0) first_event_us_ = now_us;
@@ -258,7 +283,7 @@ class Loop final : public WsClientConn::Handler {
   }
 
   const std::vector<ClientStats>& stats() const { return stats_; }
-  const std::unordered_map<uint64_t, std::string>& seq_meta() const { return seq_meta_; }
+  const std::unordered_map<uint64_t, EventMeta>& seq_meta() const { return seq_meta_; }
   int opened() const { return opened_; }
   int failed() const { return failed_; }
   int closed_after_open() const { return closed_after_open_; }
@@ -308,7 +333,7 @@ class Loop final : public WsClientConn::Handler {
   uint64_t app_pings_ = 0, other_messages_ = 0;
   int64_t first_event_us_ = 0, connect_end_us_ = 0;
   std::atomic<int64_t>* last_event_ms_ = nullptr;
-  std::unordered_map<uint64_t, std::string> seq_meta_;
+  std::unordered_map<uint64_t, EventMeta> seq_meta_;
   std::map<std::string, int> fail_reasons_, close_reasons_;
 };
 
@@ -438,19 +463,18 @@ int Main(int argc, char** argv) {
       stop_reason = "signal";
       break;
     }
+    int64_t le = last_event_ms.load();
     if (ready_ms && o.hold_s > 0 && now - ready_ms >= static_cast<int64_t>(o.hold_s * 1000)) {
       stop_reason = "hold time over";
-      g_stop = true;
-    }
-    int64_t le = last_event_ms.load();
-    if (o.expect > 0 && le > 0 && now - le > o.idle_timeout_ms) {
+    } else if (o.expect > 0 && le > 0 && now - le > o.idle_timeout_ms) {
       stop_reason = "idle timeout (events missing)";
-      g_stop = true;
-    }
-    if (now - t0 > static_cast<int64_t>(o.timeout_s * 1000)) {
+    } else if (now - t0 > static_cast<int64_t>(o.timeout_s * 1000)) {
       stop_reason = "hard timeout";
-      g_stop = true;
+    } else {
+      continue;
     }
+    g_stop = true;
+    break;
   }
   g_stop = true;
   joiner.join();
@@ -472,10 +496,10 @@ int Main(int argc, char** argv) {
 
   // Merge.
   nlohmann::json out;
-  std::unordered_map<uint64_t, const std::string*> meta;
+  std::unordered_map<uint64_t, const EventMeta*> meta;
   for (auto& l : loops)
     for (auto& [seq, k] : l->seq_meta()) meta.emplace(seq, &k);
-  std::vector<int64_t> lat;
+  std::vector<int64_t> lat, to_publish, from_publish;
   uint64_t deliveries = 0, duplicates = 0, gap_events = 0, resyncs = 0, missing = 0,
            unmatched = 0, done_clients = 0, app_pings = 0, other = 0;
   uint64_t min_events = UINT64_MAX, max_events = 0;
@@ -508,12 +532,13 @@ int Main(int argc, char** argv) {
         last_us = std::max(last_us, a.us);
         if (saves.empty()) continue;
         auto m = meta.find(a.seq);
-        auto sv = m == meta.end() ? saves.end() : saves.find(*m->second);
+        auto sv = m == meta.end() ? saves.end() : saves.find(m->second->key);
         if (sv == saves.end()) {
           ++unmatched;
           continue;
         }
         lat.push_back(a.us - sv->second);
+        if (m->second->published_us > 0) from_publish.push_back(a.us - m->second->published_us);
       }
     }
   }
@@ -523,6 +548,13 @@ int Main(int argc, char** argv) {
   out["client_cpu_s"] = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
   std::sort(lat.begin(), lat.end());
+  std::sort(from_publish.begin(), from_publish.end());
+  // Save -> the server's publish time, once per event (ms precision).
+  for (auto& [seq, m] : meta) {
+    auto sv = saves.find(m->key);
+    if (sv != saves.end() && m->published_us > 0) to_publish.push_back(m->published_us - sv->second);
+  }
+  std::sort(to_publish.begin(), to_publish.end());
   out["clients"] = o.clients;
   out["threads"] = o.threads;
   out["connected"] = opened;
@@ -568,6 +600,21 @@ int Main(int argc, char** argv) {
     l["min_ms"] = static_cast<double>(lat.front()) / 1000.0;
   }
   out["latency"] = l;
+  // Where the time goes, when the server stamps "published" (ms precision):
+  // save -> published (the watcher: inotify, settle window, read, publish)
+  // and published -> arrival (the gateway and the fan-out, per delivery).
+  auto dist = [](const std::vector<int64_t>& v) {
+    nlohmann::json d;
+    d["count"] = v.size();
+    if (!v.empty()) {
+      d["p50_ms"] = Percentile(v, 50) / 1000.0;
+      d["p99_ms"] = Percentile(v, 99) / 1000.0;
+      d["max_ms"] = static_cast<double>(v.back()) / 1000.0;
+    }
+    return d;
+  };
+  out["save_to_published"] = dist(to_publish);
+  out["published_to_arrival"] = dist(from_publish);
   std::string text = out.dump(1);
   if (o.out_file.empty()) {
     std::printf("%s\n", text.c_str());

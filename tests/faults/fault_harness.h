@@ -91,12 +91,13 @@ class StreamClient {
   }
 
   // Reads every message available now (or within `timeout_ms` for the
-  // first); returns how many were read.
+  // first); returns how many were read. (WsClient::Next with a timeout of 0
+  // never reads the socket, hence at least 1 ms.)
   int Pump(int timeout_ms = 0) {
     int n = 0;
     std::string msg;
     while (ws_ && !ws_->closed()) {
-      auto r = ws_->Next(&msg, n == 0 ? timeout_ms : 0);
+      auto r = ws_->Next(&msg, n == 0 ? std::max(timeout_ms, 1) : 1);
       if (r != WsClient::Result::kMessage) break;
       Check(msg);
       ++n;
@@ -199,12 +200,18 @@ inline bool PumpAllUntil(std::vector<std::unique_ptr<StreamClient>>& clients,
   while (!pred()) {
     if (Clock::now() >= end) return pred();
     fds.clear();
-    for (auto& c : clients)
-      if (c->connected()) fds.push_back(pollfd{c->ws().fd(), POLLIN, 0});
+    std::vector<StreamClient*> polled;
+    for (auto& c : clients) {
+      if (!c->connected()) continue;
+      fds.push_back(pollfd{c->ws().fd(), POLLIN, 0});
+      polled.push_back(c.get());
+    }
     if (fds.empty()) return pred();
-    ::poll(fds.data(), fds.size(), 20);
-    for (auto& c : clients)
-      if (c->connected()) c->Pump(0);
+    if (::poll(fds.data(), fds.size(), 20) <= 0) continue;
+    // Pump drains a client completely, so one whose socket is not readable
+    // holds no complete message.
+    for (size_t i = 0; i < fds.size(); ++i)
+      if (fds[i].revents) polled[i]->Pump(1);
   }
   return true;
 }

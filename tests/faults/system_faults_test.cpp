@@ -86,16 +86,19 @@ TEST_F(SystemFaultTest, WatcherKilledDuringABurstAndRestartedEveryClientIsTold) 
     clients.push_back(std::make_unique<StreamClient>("client" + std::to_string(i)));
     ASSERT_TRUE(clients.back()->Connect(i % 2 ? g2.port() : g1.port())) << clients.back()->ws().error();
   }
-  // The burst: 400 changes, 1 ms apart; the watcher dies a third of the way in.
+  // The burst: 400 changes, 2 ms apart; the watcher dies part of the way in.
   std::atomic<int> written{0};
   std::thread writer([&] {
     for (int i = 0; i < 400; ++i) {
       ws_.WritePlan(i % 3 == 0 ? "pre" + std::to_string(i % 20) : "b" + std::to_string(i), std::to_string(i));
       written = i + 1;
-      std::this_thread::sleep_for(1ms);
+      std::this_thread::sleep_for(2ms);  // the burst's pace
     }
   });
-  ASSERT_TRUE(WaitFor([&] { return written >= 130; }, 10000ms));
+  // Kill it once events are flowing (the first batch is out after at most
+  // --debounce-ms) and the burst is still going.
+  ASSERT_TRUE(WaitFor([&] { return GatewaySeq(g1) >= 20 || written == 400; }, 20000ms));
+  ASSERT_LT(written.load(), 400) << "the burst ended before the kill";
   watcher_->proc().Signal(SIGKILL);
   EXPECT_EQ(watcher_->proc().Wait(), 128 + SIGKILL);
   auto all = [&](const std::function<bool(StreamClient&)>& f) {
