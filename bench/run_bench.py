@@ -213,44 +213,6 @@ def lone_saves(ws, saves_path, count, interval):
             time.sleep(interval)
 
 
-def burst_files(ws, saves_path, count, kinds=("plan",), prefix="burst"):
-    """Writes `count` new tracked files at once, spread over the projects,
-    each in a new feature folder (kinds per folder: plan, stub,
-    communication). Logs each file's time (after close). Returns the start
-    and end times (Unix us)."""
-    names = project_names(ws)
-    texts = {
-        "plan": lambda feat, proj: plan_text(feat, proj, "planned", 0),
-        "stub": lambda feat, proj: json.dumps({"feature_name": feat, "description": "burst", "category": "feature",
-                                               "priority": "low", "created": "2026-11-26", "status": "stub"}),
-        "communication": lambda feat, proj: json.dumps({"handoff": {"workorder_id": f"WO-{feat}", "feature_name": feat,
-                                                                    "type": "implementation", "status": "pending",
-                                                                    "from": "planner", "to": "coder"}}),
-    }
-    lines = []
-    start = now_us()
-    written = 0
-    folder = 0
-    while written < count:
-        name = names[folder % len(names)]
-        feat = f"{prefix}-{folder:06d}"
-        d = os.path.join(ws, name, "coderef", "working", feat)
-        os.mkdir(d)
-        for kind in kinds:
-            if written >= count:
-                break
-            fn = f"{kind}.json"
-            with open(os.path.join(d, fn), "w") as f:
-                f.write(texts[kind](feat, name))
-            lines.append(f"{name}\tcoderef/working/{feat}/{fn}\t{now_us()}\n")
-            written += 1
-        folder += 1
-    end = now_us()
-    with open(saves_path, "w") as f:
-        f.writelines(lines)
-    return start, end
-
-
 # ---------------------------------------------------------------- systems under test
 
 
@@ -328,6 +290,7 @@ class Bench:
         self.build_dir = os.path.abspath(args.build_dir)
         self.ws_load = os.path.join(self.build_dir, "bench", "ws_load")
         self.feed_tool = os.path.join(self.build_dir, "bench", "feed_tool")
+        self.fs_burst_bin = os.path.join(self.build_dir, "bench", "fs_burst")
         self.node = shutil.which("node")
         stamp = time.strftime("%Y%m%d-%H%M%S")
         self.results_dir = os.path.abspath(args.results_dir)
@@ -392,6 +355,13 @@ class Bench:
             raise RuntimeError(f"ws_load wrote no result:\n{p.tail()}")
         return read_json(out)
 
+    def fs_burst(self, ws, saves, files, kinds, prefix):
+        """bench/fs_burst: new files as fast as the file system takes them."""
+        out = subprocess.run([self.fs_burst_bin, "--workspace", ws, "--files", str(files), "--kinds", kinds,
+                              "--prefix", prefix, "--saves", saves], capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout)
+        return r["start_unix_us"], r["end_unix_us"]
+
     def check(self, scenario, name, ok, detail, kind="target"):
         self.checks.append(dict(scenario=scenario, name=name, ok=bool(ok), detail=detail, kind=kind))
 
@@ -455,7 +425,7 @@ class Bench:
             time.sleep(1.0)
             cpu0 = {pid: cpu_seconds(pid) for pid in sut.pids()}
             log(f"burst/{who}: {n_files} new plan.json at once, {n_clients} clients")
-            t_start, t_end = burst_files(ws, saves, n_files)
+            t_start, t_end = self.fs_burst(ws, saves, n_files, "plan", "burst")
             r = self.finish_ws_load(p, res, 600)
             cpu1 = {pid: cpu_seconds(pid) for pid in sut.pids()}
             self.stop(sut)
@@ -676,7 +646,7 @@ class Bench:
         cpu0 = cpu_seconds(w.pid)
         log(f"scale: burst of {burst} new files (plan, stub, communication per new folder)")
         saves = os.path.join(self.run_dir, "scale.saves.tsv")
-        b0, b1 = burst_files(d, saves, burst, kinds=("plan", "stub", "communication"), prefix="scale")
+        b0, b1 = self.fs_burst(d, saves, burst, "plan,stub,communication", "scale")
         sub.wait(900)
         sub.stop()
         cpu1 = cpu_seconds(w.pid)
@@ -867,7 +837,7 @@ def main():
             ap.error(f"unknown scenario {s}")
     bench = Bench(args)
     bench.loadavg0 = " ".join(open("/proc/loadavg").read().split()[:3])
-    for tool in (bench.ws_load, bench.feed_tool):
+    for tool in (bench.ws_load, bench.feed_tool, bench.fs_burst_bin):
         if not os.access(tool, os.X_OK):
             print(f"bench: {tool} is missing (build the release preset first)", file=sys.stderr)
             return 2

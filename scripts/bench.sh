@@ -25,7 +25,7 @@ JOBS="${JOBS:-2}"
 if [[ "${SKIP_BUILD:-}" != 1 ]]; then
   echo "==> build (release preset)"
   cmake --preset release >/dev/null
-  cmake --build --preset release -j"$JOBS" --target watcher-svc gateway-svc ws_load feed_tool
+  cmake --build --preset release -j"$JOBS" --target watcher-svc gateway-svc ws_load feed_tool fs_burst
 fi
 
 # The Node.js peer's dependencies (package-lock.json is committed).

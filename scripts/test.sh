@@ -126,13 +126,13 @@ st_compose() {
 }
 
 st_topology() {
-  [[ -x tests/topology/run.sh ]] || { echo "no tests/topology/run.sh"; return 99; }
-  tests/topology/run.sh
+  [[ -f tests/topology/run.sh ]] || { echo "no tests/topology/run.sh"; return 99; }
+  bash tests/topology/run.sh
 }
 
 st_bench() {
-  [[ -x scripts/bench.sh ]] || { echo "no scripts/bench.sh"; return 99; }
-  scripts/bench.sh --smoke
+  [[ -f scripts/bench.sh ]] || { echo "no scripts/bench.sh"; return 99; }
+  bash scripts/bench.sh --smoke
 }
 
 st_sanitizers() {

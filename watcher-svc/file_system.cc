@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace coderef::watcher {
@@ -65,6 +66,72 @@ bool PosixFileSystem::Read(const std::string& path, uint64_t offset, uint64_t ma
   }
   out->resize(got);
   ::close(fd);
+  return true;
+}
+
+bool FileSystem::StatAndRead(const std::string& path, uint64_t max_bytes, FileStat* st,
+                             std::string* out, bool* read, int* read_err, int* err) {
+  *read = false;
+  *read_err = 0;
+  out->clear();
+  if (!Stat(path, st, err)) return false;
+  if (!st->is_file || st->size > max_bytes) return true;
+  *read = Read(path, 0, max_bytes, out, read_err);
+  if (!*read) out->clear();
+  return true;
+}
+
+bool PosixFileSystem::StatAndRead(const std::string& path, uint64_t max_bytes, FileStat* st,
+                                  std::string* out, bool* read, int* read_err, int* err) {
+  *read = false;
+  *read_err = 0;
+  out->clear();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    // Not openable but maybe there (EACCES, ELOOP...): let Stat tell, and
+    // report the open error as the read error.
+    int open_err = errno;
+    if (!Stat(path, st, err)) return false;
+    if (st->is_file && st->size <= max_bytes) *read_err = open_err;
+    return true;
+  }
+  struct stat s;
+  if (::fstat(fd, &s) != 0) {
+    *err = errno;
+    ::close(fd);
+    return false;
+  }
+  *st = FileStat{};
+  st->exists = true;
+  st->is_dir = S_ISDIR(s.st_mode);
+  st->is_file = S_ISREG(s.st_mode);
+  st->size = static_cast<uint64_t>(s.st_size);
+  st->mtime_ns = static_cast<int64_t>(s.st_mtim.tv_sec) * 1'000'000'000 + s.st_mtim.tv_nsec;
+  st->ino = s.st_ino;
+  st->dev = s.st_dev;
+  if (!st->is_file || st->size > max_bytes) {
+    ::close(fd);
+    return true;
+  }
+  // What fstat saw (as Read does); a file that grows meanwhile is read
+  // again on its next change event.
+  out->resize(static_cast<size_t>(st->size));
+  size_t got = 0;
+  while (got < out->size()) {
+    ssize_t n = ::read(fd, out->data() + got, out->size() - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      *read_err = errno;
+      out->clear();
+      ::close(fd);
+      return true;
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  out->resize(got);
+  ::close(fd);
+  *read = true;
   return true;
 }
 

@@ -1,8 +1,9 @@
 // FileSystem: the seam through which the watcher reads the disk. The real
 // one (PosixFileSystem) is chosen in main.cpp; unit tests use an in-memory
 // fake. Paths are absolute, '/'-separated byte strings (not necessarily
-// UTF-8). Thread-safety: implementations are used from the watcher's single
-// loop thread.
+// UTF-8). Thread-safety: implementations must allow concurrent calls (the
+// watcher reads and parses large batches of files on a few threads; the
+// real one is stateless, the test fake locks).
 #pragma once
 
 #include <cstdint>
@@ -39,6 +40,14 @@ class FileSystem {
                     std::string* out, int* err) = 0;
   // Lists a directory (without "." and ".."), unsorted.
   virtual bool ListDir(const std::string& path, std::vector<DirEntry>* out, int* err) = 0;
+  // Stat() plus, for a regular file of at most `max_bytes`, its whole
+  // content: what the watcher needs for every tracked file. Returns false
+  // (with *err) when the stat fails. Otherwise *read tells whether *out
+  // holds the content; when a read was due but failed, *read_err is its
+  // errno. `is_symlink` is not filled in. The default composes Stat and
+  // Read; the real one opens the file once (open, fstat, read).
+  virtual bool StatAndRead(const std::string& path, uint64_t max_bytes, FileStat* st,
+                           std::string* out, bool* read, int* read_err, int* err);
 };
 
 class PosixFileSystem final : public FileSystem {
@@ -47,6 +56,8 @@ class PosixFileSystem final : public FileSystem {
   bool Read(const std::string& path, uint64_t offset, uint64_t max_bytes, std::string* out,
             int* err) override;
   bool ListDir(const std::string& path, std::vector<DirEntry>* out, int* err) override;
+  bool StatAndRead(const std::string& path, uint64_t max_bytes, FileStat* st, std::string* out,
+                   bool* read, int* read_err, int* err) override;
 };
 
 // Joins with one '/'.

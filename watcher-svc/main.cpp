@@ -3,9 +3,11 @@
 // service; everything else lives in the coderef::watcher library.
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/flags.h"
@@ -72,6 +74,8 @@ int main(int argc, char** argv) {
   o.watcher.projects_file = absolute(projects);
   for (const auto& l : workorder_logs) o.watcher.workorder_logs.push_back(absolute(l));
   o.watcher.max_file_bytes = static_cast<uint64_t>(max_file_bytes);
+  // Large batches (start-up, rescans) are read and parsed on up to 4 threads.
+  o.watcher.load_threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
   if (!curve_secret.empty()) {
     std::string err;
     o.curve.server_secret = LoadCurveKey(curve_secret, &err);

@@ -1,7 +1,9 @@
 #include "watcher-svc/watcher_core.h"
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include "common/log.h"
 #include "common/names.h"
@@ -13,6 +15,12 @@ namespace coderef::watcher {
 namespace {
 
 bool IsLocation(std::string_view s) { return s == "working" || s == "archived" || s == "stubs"; }
+
+// The only file names ClassifyPath can accept.
+bool IsTrackedFileName(std::string_view n) {
+  return n == "plan.json" || n == "stub.json" || n == "communication.json" ||
+         n == "workorder-log.txt";
+}
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
@@ -141,6 +149,9 @@ void WatcherCore::ScanDir(const std::string& abs_dir, const std::string& rel_dir
     return;
   }
   for (const auto& e : entries) {
+    // Most files in a feature folder are not tracked (notes, code): skip
+    // them before building any path.
+    if (!e.is_dir && !IsTrackedFileName(e.name)) continue;
     std::string child_rel = rel_dir + "/" + e.name;
     std::string child_abs = JoinPath(abs_dir, e.name);
     if (e.is_dir) {
@@ -153,20 +164,26 @@ void WatcherCore::ScanDir(const std::string& abs_dir, const std::string& rel_dir
   }
 }
 
-void WatcherCore::EnsureProjectWatches(const ProjectEntry& p) {
-  // Drop this project's old anchors.
-  for (auto it = anchors_.begin(); it != anchors_.end();) {
-    auto& v = it->second;
-    v.erase(std::remove_if(v.begin(), v.end(),
-                           [&](const Anchor& a) { return a.project_id == p.id; }),
-            v.end());
-    if (v.empty()) {
-      if (it->first != registry_dir_) backend_.RemoveWatch(it->first);
-      it = anchors_.erase(it);
-    } else {
-      ++it;
-    }
+void WatcherCore::DropAnchor(const std::string& project_id) {
+  // A project has at most one anchor: find it through the index rather
+  // than walking every anchor (that walk made start-up O(projects^2)).
+  auto at = anchor_dir_of_.find(project_id);
+  if (at == anchor_dir_of_.end()) return;
+  auto it = anchors_.find(at->second);
+  anchor_dir_of_.erase(at);
+  if (it == anchors_.end()) return;
+  auto& v = it->second;
+  v.erase(std::remove_if(v.begin(), v.end(),
+                         [&](const Anchor& a) { return a.project_id == project_id; }),
+          v.end());
+  if (v.empty()) {
+    if (it->first != registry_dir_) backend_.RemoveWatch(it->first);
+    anchors_.erase(it);
   }
+}
+
+void WatcherCore::EnsureProjectWatches(const ProjectEntry& p) {
+  DropAnchor(p.id);
   // Anchor on the nearest existing ancestor of <root>/coderef, watching for
   // the next path component to appear.
   std::string target = JoinPath(p.path, "coderef");
@@ -181,22 +198,12 @@ void WatcherCore::EnsureProjectWatches(const ProjectEntry& p) {
     dir = DirName(dir);
   }
   anchors_[dir].push_back(Anchor{p.id, child});
+  anchor_dir_of_[p.id] = dir;
   Watch(dir, true);
 }
 
 void WatcherCore::DropProjectWatches(const ProjectEntry& p) {
-  for (auto it = anchors_.begin(); it != anchors_.end();) {
-    auto& v = it->second;
-    v.erase(std::remove_if(v.begin(), v.end(),
-                           [&](const Anchor& a) { return a.project_id == p.id; }),
-            v.end());
-    if (v.empty()) {
-      if (it->first != registry_dir_) backend_.RemoveWatch(it->first);
-      it = anchors_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  DropAnchor(p.id);
   // The coderef tree: its directories are the watched ones under it.
   std::vector<std::string> stale;
   std::string prefix = JoinPath(p.path, "coderef");
@@ -471,8 +478,88 @@ LogTailer* WatcherCore::TailerFor(const std::string& source, const std::string& 
   return it->second.get();
 }
 
-std::map<std::string, v1::Item> WatcherCore::ComputeItems(const std::string& source) {
+WatcherCore::LoadedFile WatcherCore::LoadFile(const std::string& source,
+                                              const std::string& project_id,
+                                              const std::string& rel, const PathInfo& info) const {
+  LoadedFile out;
+  FileStat st;
+  std::string data;
+  bool read = false;
+  int read_err = 0, err = 0;
+  if (!fs_.StatAndRead(source, options_.max_parse_bytes, &st, &data, &read, &read_err, &err)) {
+    // ENOENT: gone (a deletion). Anything else (ELOOP from a symlink loop,
+    // EACCES from a folder we may not search) is published as absent too,
+    // but never silently.
+    if (err != ENOENT && err != ENOTDIR) out.skip_reason = "cannot stat: " + ErrnoText(err);
+    return out;
+  }
+  if (!st.is_file) {
+    out.skip_reason = st.is_dir ? "a folder, not a file" : "not a regular file (FIFO, device)";
+    return out;
+  }
+  FileFacts facts;
+  facts.project_id = project_id;
+  facts.rel_path = rel;
+  facts.mtime_ms = st.mtime_ns / 1'000'000;
+  facts.size = st.size;
+  std::optional<std::string> content;
+  if (read) {
+    facts.size = data.size();
+    facts.content_hash = Hash64(data);
+    content = std::move(data);
+  } else if (read_err != 0) {
+    if (read_err == ENOENT) return out;
+    out.read_error = "cannot read file: " + ErrnoText(read_err);
+    facts.content_hash = Hash64(out.read_error);
+  } else {
+    // Too large to read: identity from size, mtime and inode.
+    facts.content_hash = Hash64(std::to_string(st.size) + ':' + std::to_string(st.mtime_ns) +
+                                ':' + std::to_string(st.ino));
+  }
+  out.counted = true;
+  out.item = ParseFileItem(info, facts, content, options_.max_file_bytes);
+  if (out.item && !out.read_error.empty()) {
+    out.item->set_valid(false);
+    out.item->set_parse_error(out.read_error);
+  }
+  return out;
+}
+
+WatcherCore::SourceClass WatcherCore::ClassifySource(const std::string& source,
+                                                     const ProjectEntry** project,
+                                                     std::string* rel,
+                                                     std::optional<PathInfo>* info) const {
+  if (global_logs_.count(source)) return SourceClass::kGlobalLog;
+  *project = ProjectFor(source, rel);
+  if (!*project) return SourceClass::kNoProject;
+  *info = ClassifyPath(*rel);
+  if (!*info) return SourceClass::kUntracked;
+  if (!IsValidUtf8(*rel)) return SourceClass::kBadName;
+  return (*info)->is_log ? SourceClass::kLog : SourceClass::kFile;
+}
+
+std::map<std::string, v1::Item> WatcherCore::ComputeItems(const std::string& source,
+                                                          LoadedFile* preloaded) {
   std::map<std::string, v1::Item> out;
+  auto take = [&](LoadedFile&& loaded) {
+    if (loaded.counted && metrics_.files_read) metrics_.files_read->Add();
+    if (!loaded.skip_reason.empty())
+      LogWarn("file.skipped")
+          .Kv("path", EscapeForDisplay(source))
+          .Kv("reason", loaded.skip_reason)
+          .Kv("note", "not published");
+    if (!loaded.item) return;
+    if (!loaded.read_error.empty())
+      LogWarn("file.unreadable")
+          .Kv("project", loaded.item->project())
+          .Kv("path", loaded.item->file_path())
+          .Kv("error", loaded.read_error);
+    out.emplace(StateStore::ItemId(*loaded.item), std::move(*loaded.item));
+  };
+  if (preloaded) {  // classified and loaded by LoadFilesInParallel
+    take(std::move(*preloaded));
+    return out;
+  }
   auto tail = [&](LogTailer* t) {
     std::string error;
     uint64_t skipped = t->skipped_lines();
@@ -485,87 +572,69 @@ std::map<std::string, v1::Item> WatcherCore::ComputeItems(const std::string& sou
           .Kv("reason", "malformed: a line must be 'WO-ID | project | description [| timestamp]'");
     for (const auto& [key, item] : t->entries()) out.emplace(StateStore::ItemId(item), item);
   };
-  if (global_logs_.count(source)) {
-    tail(TailerFor(source, EscapeInvalidUtf8(source), ""));
-    return out;
-  }
+  const ProjectEntry* p = nullptr;
   std::string rel;
-  const ProjectEntry* p = ProjectFor(source, &rel);
-  if (!p) {
-    tailers_.erase(source);
-    return out;
-  }
-  std::optional<PathInfo> info = ClassifyPath(rel);
-  if (!info) return out;
-  if (!IsValidUtf8(rel)) {
-    if (metrics_.bad_names) metrics_.bad_names->Add();
-    LogWarn("file.bad_name")
-        .Kv("project", p->id)
-        .Kv("path", EscapeForDisplay(rel))
-        .Kv("reason", "file name is not valid UTF-8; skipped");
-    return out;
-  }
-  if (info->is_log) {
-    auto it = tailers_.find(source);
-    if (it != tailers_.end() && it->second) {
-      // Owner changed (project id renamed)? Recreate.
-    }
-    tail(TailerFor(source, rel, p->id));
-    return out;
-  }
-  FileStat st;
-  int err = 0;
-  if (!fs_.Stat(source, &st, &err)) {
-    // ENOENT: gone (a deletion). Anything else (ELOOP from a symlink loop,
-    // EACCES from a folder we may not search) is published as absent too,
-    // but never silently.
-    if (err != ENOENT && err != ENOTDIR)
-      LogWarn("file.unreadable")
+  std::optional<PathInfo> info;
+  switch (ClassifySource(source, &p, &rel, &info)) {
+    case SourceClass::kGlobalLog:
+      tail(TailerFor(source, EscapeInvalidUtf8(source), ""));
+      return out;
+    case SourceClass::kNoProject:
+      tailers_.erase(source);
+      return out;
+    case SourceClass::kUntracked:
+      return out;
+    case SourceClass::kBadName:
+      if (metrics_.bad_names) metrics_.bad_names->Add();
+      LogWarn("file.bad_name")
           .Kv("project", p->id)
           .Kv("path", EscapeForDisplay(rel))
-          .Kv("error", ErrnoText(err))
-          .Kv("note", "cannot stat; the item is not published");
-    return out;
+          .Kv("reason", "file name is not valid UTF-8; skipped");
+      return out;
+    case SourceClass::kLog:
+      tail(TailerFor(source, rel, p->id));
+      return out;
+    case SourceClass::kFile:
+      break;
   }
-  if (!st.is_file) {
-    LogWarn("file.skipped")
-        .Kv("project", p->id)
-        .Kv("path", EscapeForDisplay(rel))
-        .Kv("reason", st.is_dir ? "a folder, not a file" : "not a regular file (FIFO, device)");
-    return out;
+  take(LoadFile(source, p->id, rel, *info));
+  return out;
+}
+
+std::vector<WatcherCore::LoadedFile> WatcherCore::LoadFilesInParallel(
+    const std::vector<const std::string*>& sources) {
+  // Reading and parsing dominate a large batch (the initial scan, a
+  // rescan, a checkout); they touch nothing but the file system, so a few
+  // threads share them. Everything else stays on the loop thread.
+  std::vector<LoadedFile> out(sources.size());
+  struct Job {
+    size_t index;
+    const ProjectEntry* project;
+    std::string rel;
+    PathInfo info;
+  };
+  std::vector<Job> jobs;
+  jobs.reserve(sources.size());
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const ProjectEntry* p = nullptr;
+    std::string rel;
+    std::optional<PathInfo> info;
+    if (ClassifySource(*sources[i], &p, &rel, &info) == SourceClass::kFile)
+      jobs.push_back(Job{i, p, std::move(rel), std::move(*info)});
   }
-  FileFacts facts;
-  facts.project_id = p->id;
-  facts.rel_path = rel;
-  facts.mtime_ms = st.mtime_ns / 1'000'000;
-  facts.size = st.size;
-  std::optional<std::string> content;
-  std::string read_error;
-  if (st.size <= options_.max_parse_bytes) {
-    std::string data;
-    if (fs_.Read(source, 0, options_.max_parse_bytes, &data, &err)) {
-      facts.size = data.size();
-      facts.content_hash = Hash64(data);
-      content = std::move(data);
-    } else {
-      if (err == ENOENT) return out;
-      read_error = "cannot read file: " + ErrnoText(err);
-      facts.content_hash = Hash64(read_error);
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t k; (k = next.fetch_add(1, std::memory_order_relaxed)) < jobs.size();) {
+      const Job& j = jobs[k];
+      out[j.index] = LoadFile(*sources[j.index], j.project->id, j.rel, j.info);
+      out[j.index].preloaded = true;
     }
-  } else {
-    // Too large to read: identity from size, mtime and inode.
-    facts.content_hash = Hash64(std::to_string(st.size) + ':' + std::to_string(st.mtime_ns) +
-                                ':' + std::to_string(st.ino));
-  }
-  if (metrics_.files_read) metrics_.files_read->Add();
-  std::optional<v1::Item> item = ParseFileItem(*info, facts, content, options_.max_file_bytes);
-  if (!item) return out;
-  if (!read_error.empty()) {
-    item->set_valid(false);
-    item->set_parse_error(read_error);
-    LogWarn("file.unreadable").Kv("project", p->id).Kv("path", EscapeForDisplay(rel)).Kv("error", read_error);
-  }
-  out.emplace(StateStore::ItemId(*item), std::move(*item));
+  };
+  std::vector<std::thread> threads;
+  int n = std::min<int>(options_.load_threads, static_cast<int>(jobs.size() / kMinFilesPerThread));
+  for (int t = 1; t < n; ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
   return out;
 }
 
@@ -584,9 +653,9 @@ void WatcherCore::AddEvent(v1::EventType type, const v1::Item& item, bool with_i
   events->push_back(std::move(ev));
 }
 
-void WatcherCore::DiffSource(const std::string& source, int64_t,
+void WatcherCore::DiffSource(const std::string& source, LoadedFile* preloaded,
                              std::vector<v1::ChangeEvent>* events) {
-  std::map<std::string, v1::Item> now = ComputeItems(source);
+  std::map<std::string, v1::Item> now = ComputeItems(source, preloaded);
   std::vector<std::string> old_ids = state_.SourceItems(source);
   std::vector<std::string> new_ids;
   new_ids.reserve(now.size());
@@ -653,7 +722,16 @@ std::vector<v1::ChangeEvent> WatcherCore::Flush() {
   }
   std::set<std::string> files;
   files.swap(dirty_files_);
-  for (const auto& f : files) DiffSource(f, 0, &events);
+  if (options_.load_threads > 1 && files.size() >= 2 * kMinFilesPerThread) {
+    std::vector<const std::string*> list;
+    list.reserve(files.size());
+    for (const auto& f : files) list.push_back(&f);
+    std::vector<LoadedFile> loaded = LoadFilesInParallel(list);
+    for (size_t i = 0; i < list.size(); ++i)
+      DiffSource(*list[i], loaded[i].preloaded ? &loaded[i] : nullptr, &events);
+  } else {
+    for (const auto& f : files) DiffSource(f, nullptr, &events);
+  }
   for (auto& ev : trailing) events.push_back(std::move(ev));
   if (metrics_.items) metrics_.items->Set(static_cast<int64_t>(state_.size()));
   if (metrics_.watches) metrics_.watches->Set(static_cast<int64_t>(backend_.watch_count()));

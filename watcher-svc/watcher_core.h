@@ -27,6 +27,7 @@
 #include "coderef/v1/feed.pb.h"
 #include "common/metrics.h"
 #include "watcher-svc/file_system.h"
+#include "watcher-svc/item_parser.h"
 #include "watcher-svc/registry.h"
 #include "watcher-svc/state_store.h"
 #include "watcher-svc/watch_backend.h"
@@ -39,6 +40,10 @@ struct WatcherOptions {
   std::vector<std::string> workorder_logs;  // absolute paths (--workorder-log)
   uint64_t max_file_bytes = 1 << 20;        // raw text kept up to this size
   uint64_t max_parse_bytes = 16 << 20;      // files larger than this are not read
+  // Threads that read and parse the files of a large batch (the initial
+  // scan, rescans). 1: all on the loop thread. REQUIRES (> 1): a FileSystem
+  // that allows concurrent calls.
+  int load_threads = 1;
 };
 
 struct WatcherMetrics {
@@ -111,6 +116,7 @@ class WatcherCore {
   void EnsureBaseWatches();
   void EnsureProjectWatches(const ProjectEntry& p);
   void DropProjectWatches(const ProjectEntry& p);
+  void DropAnchor(const std::string& project_id);
   bool Watch(const std::string& dir, bool entries_only);
   // Depth rule inside a project: 0 not watched, 1 entries only, 2 full.
   int WatchModeFor(const std::string& rel_dir) const;
@@ -119,10 +125,28 @@ class WatcherCore {
   void MarkFile(const std::string& abs_path) { dirty_files_.insert(abs_path); }
   bool IsTrackedFileEvent(const std::string& abs_path, bool is_dir) const;
   // Items.
-  std::map<std::string, v1::Item> ComputeItems(const std::string& source);
+  // A plain tracked file read and parsed; produced on any thread.
+  struct LoadedFile {
+    std::optional<v1::Item> item;  // none: gone, not a file, not a workorder
+    std::string read_error;        // logged by the loop thread
+    std::string skip_reason;       // why there is no item (logged), "" when simply gone
+    bool counted = false;          // a files_read
+    bool preloaded = false;        // LoadFilesInParallel handled this source
+  };
+  enum class SourceClass { kGlobalLog, kNoProject, kUntracked, kBadName, kLog, kFile };
+  static constexpr size_t kMinFilesPerThread = 128;
+  SourceClass ClassifySource(const std::string& source, const ProjectEntry** project,
+                             std::string* rel, std::optional<PathInfo>* info) const;
+  // Thread-safe: reads only fs_ and options_.
+  LoadedFile LoadFile(const std::string& source, const std::string& project_id,
+                      const std::string& rel, const PathInfo& info) const;
+  // LoadFile for every plain file among `sources`, on options_.load_threads
+  // threads; one result per source (preloaded=false: not a plain file).
+  std::vector<LoadedFile> LoadFilesInParallel(const std::vector<const std::string*>& sources);
+  std::map<std::string, v1::Item> ComputeItems(const std::string& source, LoadedFile* preloaded);
   LogTailer* TailerFor(const std::string& source, const std::string& rel,
                        const std::string& project_id);
-  void DiffSource(const std::string& source, int64_t first_us,
+  void DiffSource(const std::string& source, LoadedFile* preloaded,
                   std::vector<v1::ChangeEvent>* events);
   void AddEvent(v1::EventType type, const v1::Item& item, bool with_item,
                 std::vector<v1::ChangeEvent>* events);
@@ -141,6 +165,7 @@ class WatcherCore {
   std::string registry_name_;
   std::set<std::string> global_logs_;
   std::map<std::string, std::vector<Anchor>> anchors_;  // dir -> projects waiting on it
+  std::map<std::string, std::string> anchor_dir_of_;   // project id -> its anchor dir
   std::map<std::string, std::unique_ptr<LogTailer>> tailers_;
 
   std::set<std::string> dirty_files_;

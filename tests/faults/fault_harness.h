@@ -81,7 +81,9 @@ class StreamClient {
     o.timeout_ms = 10000;
     ws_ = std::make_unique<WsClient>();
     got_hello_ = false;
-    return ws_->Connect(o);
+    if (!ws_->Connect(o)) return false;
+    Pump(1);  // the handshake's read may already hold the first frames
+    return true;
   }
   // Connects resuming from the position this client reached (same or
   // another gateway).
@@ -197,6 +199,8 @@ inline bool PumpAllUntil(std::vector<std::unique_ptr<StreamClient>>& clients,
                          const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
   auto end = Clock::now() + timeout;
   std::vector<pollfd> fds;
+  for (auto& c : clients)
+    if (c->connected()) c->Pump(1);
   while (!pred()) {
     if (Clock::now() >= end) return pred();
     fds.clear();

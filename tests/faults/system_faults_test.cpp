@@ -181,7 +181,15 @@ TEST_F(SystemFaultTest, GatewayKilledUnder500ClientsTheyResumeWithExactlyTheMiss
     for (auto& c : clients)
       if (c->position() != after) return false;
     return true;
-  }, 30000ms)) << "every client caught up";
+  }, 30000ms)) << "every client caught up to " << after << ": " << [&] {
+    std::string out;
+    int n = 0;
+    for (auto& c : clients)
+      if (c->position() != after && ++n <= 3)
+        out += "\n  at " + std::to_string(c->position()) + " connected=" + std::to_string(c->connected()) +
+               " saw " + ::testing::PrintToString(c->types()) + " " + c->violations();
+    return std::to_string(n) + " behind" + out;
+  }();
   std::vector<uint64_t> missed;
   for (uint64_t s = before + 1; s <= after; ++s) missed.push_back(s);
   for (int i = 0; i < kClients; ++i) {

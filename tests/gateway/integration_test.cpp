@@ -297,6 +297,7 @@ TEST_F(GatewayIT, SlowClientIsDroppedWhileTwentyOthersReceiveEveryEvent) {
   ASSERT_TRUE(WaitFor([&] { return g.Metric("coderef_gateway_clients") == kReaders + 1; }, 5000));
   std::atomic<uint64_t> target{~uint64_t{0}};
   std::vector<std::vector<uint64_t>> got(kReaders);
+  std::vector<std::atomic<uint64_t>> seen(kReaders);
   std::vector<std::thread> threads;
   for (int i = 0; i < kReaders; ++i) {
     threads.emplace_back([&, i] {
@@ -310,15 +311,18 @@ TEST_F(GatewayIT, SlowClientIsDroppedWhileTwentyOthersReceiveEveryEvent) {
             msg.find("\"type\":\"ping\"") == 0)
           continue;
         got[i].push_back(std::strtoull(msg.c_str() + at + 8, nullptr, 10));
+        seen[i] = got[i].back();
         if (!got[i].empty() && got[i].back() >= target.load()) break;
         if (readers[i]->closed()) break;
       }
     });
   }
-  // Publish 4 KiB events until the slow client is dropped.
+  // Publish 4 KiB events in rounds of 10 until the slow client is dropped.
+  // Each round waits for the readers to catch up, so they are never near
+  // --max-queue-bytes however slow this machine is (sanitizers, shared cores).
   std::string big(4096, 'x');
   uint64_t last = 0;
-  for (int round = 0; round < 100 && g.Metric("coderef_gateway_slow_client_disconnects_total") < 1;
+  for (int round = 0; round < 200 && g.Metric("coderef_gateway_slow_client_disconnects_total") < 1;
        ++round) {
     for (int i = 0; i < 10; ++i) {
       v1::Item item = StubItem("noted", "s" + std::to_string(watcher_->seq() + 1));
@@ -326,6 +330,11 @@ TEST_F(GatewayIT, SlowClientIsDroppedWhileTwentyOthersReceiveEveryEvent) {
       last = watcher_->Publish(Change::kAdded, item);
     }
     watcher_->Flush();
+    ASSERT_TRUE(WaitFor([&] {
+      for (const auto& s : seen)
+        if (s.load() < last) return false;
+      return true;
+    }, 20000)) << "readers fell behind";
   }
   EXPECT_EQ(g.Metric("coderef_gateway_slow_client_disconnects_total"), 1);
   std::fprintf(stderr, "slow client dropped after %llu events\n",
