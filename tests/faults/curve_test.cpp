@@ -13,10 +13,18 @@ struct KeyPair {
   std::string pub, sec;
 };
 
+// A fresh key pair. Z85 keys may contain '/', which LoadCurveKey
+// (common/zmq_util.cc) takes for a file path when the key is given inline:
+// drawn again until neither key has one (see the report; keys in files are
+// not affected).
 KeyPair NewKeyPair() {
-  char pub[41] = {0}, sec[41] = {0};
-  if (zmq_curve_keypair(pub, sec) != 0) return {};
-  return {pub, sec};
+  for (int i = 0; i < 1000; ++i) {
+    char pub[41] = {0}, sec[41] = {0};
+    if (zmq_curve_keypair(pub, sec) != 0) return {};
+    KeyPair k{pub, sec};
+    if (k.pub.find('/') == std::string::npos && k.sec.find('/') == std::string::npos) return k;
+  }
+  return {};
 }
 
 // A raw subscriber and snapshot client with optional CURVE client keys.
