@@ -400,6 +400,16 @@ describe('resume', () => {
     expect(seqs(h.events)).toEqual([1, 2, 3]);
   });
 
+  it('with a topic filter, skipped seqs are other kinds, not a gap', async () => {
+    const h = makeClient({ topics: ['plan'] });
+    const ws = await live(h, 'E1', 0);
+    expect(ws.params.get('topics')).toBe('plan');
+    ws.event('E1', 1).event('E1', 4).event('E1', 9).event('E1', 4);
+    expect(seqs(h.events)).toEqual([1, 4, 9]);
+    expect(ws.closedByClient).toBeNull();
+    expect(h.client.getState().duplicates).toBe(1);
+  });
+
   it('an event of another epoch than hello, unannounced, reconnects to let the gateway decide', async () => {
     const h = makeClient();
     const ws = await live(h, 'E1', 5);

@@ -517,7 +517,11 @@ export class OrchestratorClient {
       this.setState({ duplicates: this.state.duplicates + 1 });
       return true;
     }
-    if (ev.seq > pos.seq + 1) {
+    // With a topic filter the gateway skips other kinds' seqs, so only
+    // order can be checked; the gateway still announces real gaps with
+    // resync_required.
+    const filtered = (this.opts.topics?.length ?? 0) > 0;
+    if (ev.seq > pos.seq + 1 && !filtered) {
       this.forceReconnect(`gap: expected seq ${pos.seq + 1}, got ${ev.seq}`);
       return false;
     }
