@@ -106,8 +106,27 @@ bool OriginAllowed(std::string_view origin, std::string_view host_header,
   return false;
 }
 
+std::string_view CookieValue(std::string_view cookie_header, std::string_view name) {
+  for (std::string_view part : Split(cookie_header, ';')) {
+    part = Trim(part);
+    auto eq = part.find('=');
+    if (eq == std::string_view::npos) continue;
+    if (Trim(part.substr(0, eq)) == name) return Trim(part.substr(eq + 1));
+  }
+  return {};
+}
+
+bool CookieSafe(std::string_view token) {
+  if (token.empty()) return false;
+  for (unsigned char c : token) {
+    if (c <= 0x20 || c >= 0x7f || c == '"' || c == ',' || c == ';' || c == '\\') return false;
+  }
+  return true;
+}
+
 bool TokenAllowed(std::string_view expected, std::string_view authorization_header,
-                  std::string_view token_header, std::string_view query_token) {
+                  std::string_view token_header, std::string_view query_token,
+                  std::string_view cookie_header) {
   if (expected.empty()) return true;
   auto equal = [&](std::string_view got) {
     if (got.size() != expected.size()) return false;
@@ -123,6 +142,10 @@ bool TokenAllowed(std::string_view expected, std::string_view authorization_head
   }
   if (!token_header.empty() && equal(Trim(token_header))) return true;
   if (!query_token.empty() && equal(query_token)) return true;
+  if (!cookie_header.empty()) {
+    std::string_view c = CookieValue(cookie_header, kTokenCookie);
+    if (!c.empty() && equal(c)) return true;
+  }
   return false;
 }
 

@@ -14,6 +14,7 @@ struct HttpRequest {
   std::string target;         // "/orchestrator/plans?project=noted"
   std::string authorization;  // Authorization header
   std::string token_header;   // X-Coderef-Token header
+  std::string cookie;         // Cookie header
 };
 
 struct HttpResponse {

@@ -78,7 +78,7 @@ HttpResponse RestApi::Handle(const HttpRequest& request) const {
   if (!ParseTarget(request.target, &target)) return Error(400, "malformed request target");
   auto query_token = target.query.Get("token");
   if (!TokenAllowed(token_, request.authorization, request.token_header,
-                    query_token ? *query_token : std::string())) {
+                    query_token ? *query_token : std::string(), request.cookie)) {
     HttpResponse resp = Error(401, "unauthorized");
     resp.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"coderef-live\"");
     return resp;
@@ -115,6 +115,11 @@ HttpResponse RestApi::Handle(const HttpRequest& request) const {
     bool found = false;
     resp = static_files_->Serve(p, &found);
     if (!found) resp = Error(404, "not found");
+    // The dashboard opened as /?token=T: remember the token in a cookie so
+    // the page's assets, REST calls and WebSocket (same origin) carry it.
+    if (found && !token_.empty() && query_token && CookieSafe(*query_token))
+      resp.headers.emplace_back("Set-Cookie", std::string(kTokenCookie) + "=" + *query_token +
+                                                  "; Path=/; HttpOnly; SameSite=Strict");
   }
   if (resp.content_type == "application/json")
     resp.headers.emplace_back("Cache-Control", "no-store");

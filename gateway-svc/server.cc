@@ -378,7 +378,8 @@ bool GatewayServer::Impl::OnValidate(connection_hdl hdl) {
   auto query_token = target.query.Get("token");
   if (!TokenAllowed(options_.token, con->get_request_header("Authorization"),
                     con->get_request_header("X-Coderef-Token"),
-                    query_token ? *query_token : std::string())) {
+                    query_token ? *query_token : std::string(),
+                    con->get_request_header("Cookie"))) {
     Reject(con, 401, "unauthorized", "token");
     return false;
   }
@@ -460,6 +461,7 @@ void GatewayServer::Impl::OnHttp(connection_hdl hdl) {
   req.target = con->get_resource();
   req.authorization = con->get_request_header("Authorization");
   req.token_header = con->get_request_header("X-Coderef-Token");
+  req.cookie = con->get_request_header("Cookie");
   HttpResponse resp = rest_->Handle(req);
   con->set_status(static_cast<websocketpp::http::status_code::value>(resp.status));
   con->set_body(std::move(resp.body));

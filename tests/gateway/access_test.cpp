@@ -50,6 +50,9 @@ TEST(Token, AcceptedFromHeaderOrQuery) {
   EXPECT_FALSE(TokenAllowed("s3cret", "Bearer s3cre", "", ""));
   EXPECT_FALSE(TokenAllowed("s3cret", "Basic s3cret", "", ""));
   EXPECT_FALSE(TokenAllowed("s3cret", "", "", "s3cret2"));
+  EXPECT_TRUE(TokenAllowed("s3cret", "", "", "", "a=1; coderef_token=s3cret; b=2"));
+  EXPECT_FALSE(TokenAllowed("s3cret", "", "", "", "coderef_token=nope"));
+  EXPECT_FALSE(TokenAllowed("s3cret", "", "", "", "other_token=s3cret"));
 }
 
 TEST(Query, DecodesPathAndParameters) {

@@ -193,6 +193,34 @@ TEST_F(RestApiTest, TokenRequiredOnEveryRequest) {
   EXPECT_EQ(guarded.Handle(req).status, 200);
 }
 
+TEST_F(RestApiTest, DashboardOpenedWithTokenSetsACookieTheAssetsUse) {
+  fs::path root = fs::temp_directory_path() / ("gw_cookie_" + std::to_string(::getpid()));
+  fs::create_directories(root / "assets");
+  std::ofstream(root / "index.html") << "<h1>dash</h1>";
+  std::ofstream(root / "assets" / "app.js") << "1";
+  StaticFiles files(root.string());
+  RestApi guarded(&hub_, &metrics_, &files, &clock_, "s3cret");
+  HttpRequest req;
+  req.target = "/assets/app.js";
+  EXPECT_EQ(guarded.Handle(req).status, 401);
+  req.target = "/?token=s3cret";
+  HttpResponse page = guarded.Handle(req);
+  ASSERT_EQ(page.status, 200);
+  std::string cookie;
+  for (const auto& [k, v] : page.headers)
+    if (k == "Set-Cookie") cookie = v;
+  EXPECT_EQ(cookie.rfind("coderef_token=s3cret;", 0), 0u) << cookie;
+  EXPECT_NE(cookie.find("HttpOnly"), std::string::npos);
+  req.target = "/assets/app.js";
+  req.cookie = "coderef_token=s3cret";
+  EXPECT_EQ(guarded.Handle(req).status, 200);
+  req.target = "/orchestrator/plans";
+  EXPECT_EQ(guarded.Handle(req).status, 200);
+  req.cookie = "coderef_token=wrong";
+  EXPECT_EQ(guarded.Handle(req).status, 401);
+  fs::remove_all(root);
+}
+
 class StaticFilesTest : public ::testing::Test {
  protected:
   void SetUp() override {
