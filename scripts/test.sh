@@ -145,7 +145,7 @@ st_sanitizers() {
   fi
   export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}"
   export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-  export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
+  export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/.ci/tsan.supp}"
   echo "--- dev preset (ASan+UBSan): build"
   cmake --preset dev
   cmake --build --preset dev -j"$JOBS"
