@@ -426,9 +426,12 @@ def main():
             continue
         base = vals[warm]
         growth = vals[-1] - base
+        half = vals[len(vals) // 2]
         print(f"RSS {name:6s}          start {vals[0] / 1024:.1f} MiB, after warm-up {base / 1024:.1f} MiB, "
               f"max {max(vals) / 1024:.1f} MiB, end {vals[-1] / 1024:.1f} MiB, growth after warm-up "
-              f"{growth / 1024:+.1f} MiB ({100.0 * growth / max(1, base):+.1f}%)")
+              f"{growth / 1024:+.1f} MiB ({100.0 * growth / max(1, base):+.1f}%), over the second half "
+              f"{(vals[-1] - half) / 1024:+.1f} MiB")
+    print("(gateway RSS grows until --history (10000 events) is full: ~200 s at 50 events/s)")
     ok = (total["missed"] == 0 and total["dups"] == 0 and total["wrong_epoch"] == 0 and total["stuck"] == 0
           and behind == 0 and all(rest_ok) and total["clients"] == args.clients)
     print("RESULT              " + ("PASS" if ok else "FAIL"))
