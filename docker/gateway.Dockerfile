@@ -7,7 +7,7 @@
 # (identical in docker/watcher.Dockerfile, so BuildKit builds it once for both)
 FROM debian:bookworm AS build
 COPY scripts/install-deps.sh /tmp/install-deps.sh
-RUN /tmp/install-deps.sh && rm -rf /var/lib/apt/lists/*
+RUN /tmp/install-deps.sh --build-only && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN cmake --preset release -DCODEREF_BUILD_TESTS=OFF \

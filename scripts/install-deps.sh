@@ -3,22 +3,31 @@
 # packages (and, for web/, from the npm registry). Idempotent and quiet when
 # everything is already there.
 #
-#   scripts/install-deps.sh          build + test deps (C++, python, chromium, nginx)
-#   scripts/install-deps.sh --web    also npm ci in web/ (and bench peers)
+#   scripts/install-deps.sh              build + test deps (C++, python, chromium, nginx)
+#   scripts/install-deps.sh --web        also npm ci in web/ (and bench peers)
+#   scripts/install-deps.sh --build-only only what compiling the services needs
+#                                        (the Docker build stage)
 set -euo pipefail
 
-PKGS=(
+BUILD_PKGS=(
   build-essential cmake ninja-build pkg-config git
   libzmq3-dev cppzmq-dev
   libwebsocketpp-dev libasio-dev
   libprotobuf-dev protobuf-compiler
-  libgtest-dev googletest
-  nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
+  nlohmann-json3-dev libcli11-dev
+)
+TEST_PKGS=(
+  libgtest-dev googletest libgmock-dev
   python3 python3-zmq python3-protobuf python3-websockets
   chromium nginx-light docker-compose curl procps psmisc
   nodejs npm
   clang libclang-rt-14-dev
 )
+if [[ "${1:-}" == "--build-only" ]]; then
+  PKGS=("${BUILD_PKGS[@]}")
+else
+  PKGS=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do
