@@ -101,7 +101,7 @@ void Hub::OnSnapshot(std::string epoch, uint64_t seq, std::vector<v1::Item> item
   UpdateGauges();
 }
 
-void Hub::OnEvent(ReceivedEvent&& received) {
+size_t Hub::OnEvent(ReceivedEvent&& received) {
   v1::ChangeEvent& ev = received.event;
   if (!replica_.has_snapshot() || ev.epoch() != replica_.epoch() || ev.seq() != replica_.seq() + 1) {
     // The feed client only hands over contiguous events; this is a bug.
@@ -110,7 +110,7 @@ void Hub::OnEvent(ReceivedEvent&& received) {
         .Kv("seq", ev.seq())
         .Kv("replica_epoch", replica_.epoch())
         .Kv("replica_seq", replica_.seq());
-    return;
+    return 0;
   }
   v1::Kind kind = ev.kind() != v1::KIND_UNSPECIFIED ? ev.kind() : KindOf(ev.type());
   // The name before applying: a project_removed still shows its name.
@@ -132,6 +132,7 @@ void Hub::OnEvent(ReceivedEvent&& received) {
   history_.Append(entry);
   for (auto& [id, c] : clients_) Deliver(id, c, entry);
   UpdateGauges();
+  return entry.frame->payload().size();
 }
 
 void Hub::Deliver(ClientId id, Client& c, const HistoryEntry& entry) {

@@ -77,7 +77,9 @@ class Hub {
   void Apply(std::vector<FeedUpdate>&& updates);
   void OnSnapshot(std::string epoch, uint64_t seq, std::vector<v1::Item> items,
                   SnapshotCause cause);
-  void OnEvent(ReceivedEvent&& received);
+  // Returns the bytes of the frame queued to each matching client (0 when
+  // the event was not applied), so the caller can pace a burst.
+  size_t OnEvent(ReceivedEvent&& received);
   void OnWatcherDown();
   void OnWatcherUp(const std::string& epoch);
 

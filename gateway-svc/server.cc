@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
 
@@ -145,6 +146,7 @@ class GatewayServer::Impl {
   void OnMessage(connection_hdl hdl, WsServer::message_ptr msg);
   void Reject(const ConnPtr& con, int status, std::string_view error, std::string_view reason);
   void SchedulePing();
+  void DrainFeed();
   void MaybePump();
   void BeginShutdown(std::string_view why);
   void ArmShutdownCheck();
@@ -169,6 +171,10 @@ class GatewayServer::Impl {
   asio::steady_timer shutdown_timer_;
   asio::signal_set signals_;
   bool pump_scheduled_ = false;
+  // Feed updates not yet applied, in order (see DrainFeed); io thread only.
+  std::deque<FeedUpdate> feed_queue_;
+  size_t feed_cursor_ = 0;     // events of feed_queue_.front() already applied
+  bool drain_posted_ = false;  // a DrainFeed continuation is queued
   bool stopping_ = false;
   int pending_upgrades_ = 0;
   int port_ = 0;
@@ -260,8 +266,8 @@ bool GatewayServer::Impl::Listen(std::string* error) {
         auto batch = std::make_shared<std::vector<FeedUpdate>>(std::move(updates));
         asio::post(io_, [this, batch] {
           if (stopping_) return;
-          hub_->Apply(std::move(*batch));
-          MaybePump();
+          for (FeedUpdate& u : *batch) feed_queue_.push_back(std::move(u));
+          if (!drain_posted_) DrainFeed();
         });
       },
       &metrics_, &clock_);
@@ -467,6 +473,44 @@ void GatewayServer::Impl::OnHttp(connection_hdl hdl) {
   con->set_body(std::move(resp.body));
   con->replace_header("Content-Type", resp.content_type);
   for (const auto& [k, v] : resp.headers) con->replace_header(k, v);
+}
+
+// Applies feed updates a slice at a time. --max-queue-bytes counts what a
+// connection has queued but not yet handed to its socket, and websocketpp
+// hands it over in a handler of its own (posted by the first send). Applying
+// a burst of thousands of events in one go (or several feed batches back to
+// back after the io thread was descheduled) would queue all of it before
+// any write and drop every client as "slow", however fast it reads. So each
+// turn queues at most a quarter of --max-queue-bytes per client (at least
+// one event), then yields: the writes run, then the next slice.
+void GatewayServer::Impl::DrainFeed() {
+  const size_t budget = std::max<size_t>(1, options_.max_queue_bytes / 4);
+  size_t queued = 0;
+  while (!feed_queue_.empty()) {
+    FeedUpdate& u = feed_queue_.front();
+    if (u.type != FeedUpdate::Type::kEvents) {
+      std::vector<FeedUpdate> one;
+      one.push_back(std::move(u));
+      feed_queue_.pop_front();
+      hub_->Apply(std::move(one));
+      continue;
+    }
+    while (feed_cursor_ < u.events.size()) {
+      if (queued >= budget) {
+        drain_posted_ = true;
+        asio::post(io_, [this] {
+          drain_posted_ = false;
+          if (!stopping_) DrainFeed();
+        });
+        MaybePump();
+        return;
+      }
+      queued += hub_->OnEvent(std::move(u.events[feed_cursor_++]));
+    }
+    feed_cursor_ = 0;
+    feed_queue_.pop_front();
+  }
+  MaybePump();
 }
 
 void GatewayServer::Impl::SchedulePing() {

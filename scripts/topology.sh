@@ -6,6 +6,8 @@
 #   scripts/topology.sh stop      stop everything by recorded PID
 #   scripts/topology.sh status    what runs (exit 0 all up, 3 all down, 1 partial)
 #   scripts/topology.sh conf      only render the nginx config and check it (nginx -t)
+#   scripts/topology.sh add-gateway   start a gateway on the next spare port
+#                                     (CODEREF_SPARE_GATEWAY_PORTS), wait for /readyz
 #
 # State lives in the run folder ($CODEREF_RUN_DIR, default build/run/topology):
 #   pids/<name>.pid    one per process (watcher, gateway-1.., nginx)
@@ -17,6 +19,9 @@
 # Environment (all optional):
 #   CODEREF_PUB_PORT=5556 CODEREF_SNAPSHOT_PORT=5557 CODEREF_WATCHER_HTTP_PORT=9100
 #   CODEREF_GATEWAY_PORTS="8001 8002"   one gateway per port (add ports to scale out)
+#   CODEREF_SPARE_GATEWAY_PORTS=""      ports in nginx's upstream without a gateway at
+#                                        start (nginx skips them while they refuse);
+#                                        `add-gateway` starts one later: scale out live
 #   CODEREF_NGINX_PORT=8080
 #   CODEREF_BUILD_DIR=<dir>             default: build/release, else the first
 #                                        build/*/ holding both binaries
@@ -33,6 +38,9 @@ PUB_PORT="${CODEREF_PUB_PORT:-5556}"
 SNAPSHOT_PORT="${CODEREF_SNAPSHOT_PORT:-5557}"
 WATCHER_HTTP_PORT="${CODEREF_WATCHER_HTTP_PORT:-9100}"
 read -r -a GATEWAY_PORTS <<<"${CODEREF_GATEWAY_PORTS:-8001 8002}"
+read -r -a SPARE_PORTS <<<"${CODEREF_SPARE_GATEWAY_PORTS:-}"
+# gateway-<i> listens on ALL_PORTS[i-1]: the started ones, then the spares.
+ALL_PORTS=("${GATEWAY_PORTS[@]}" "${SPARE_PORTS[@]+"${SPARE_PORTS[@]}"}")
 NGINX_PORT="${CODEREF_NGINX_PORT:-8080}"
 RUN_DIR="${CODEREF_RUN_DIR:-$ROOT/build/run/topology}"
 READY_TIMEOUT="${CODEREF_READY_TIMEOUT:-30}"
@@ -78,8 +86,8 @@ render_nginx_conf() {
     chown -R nobody:nogroup "$NGINX_DIR/tmp"
   fi
   local servers="" p
-  for p in "${GATEWAY_PORTS[@]}"; do
-    servers+="        server $HOST:$p max_fails=1 fail_timeout=5s;"$'\n'
+  for p in "${ALL_PORTS[@]}"; do
+    servers+="        server $HOST:$p max_fails=0;"$'\n'
   done
   servers="${servers%$'\n'}"
   local line out=()
@@ -197,6 +205,15 @@ cmd_status() {
     for i in "${!GATEWAY_PORTS[@]}"; do
       printf '  gateway-%d /readyz %s\n' $((i + 1)) "$(http_code "http://$HOST:${GATEWAY_PORTS[i]}/readyz")"
     done
+    for ((i = ${#GATEWAY_PORTS[@]}; i < ${#ALL_PORTS[@]}; i++)); do
+      name="gateway-$((i + 1))"
+      if alive "$name"; then
+        printf '  %s  running  PID %s (spare port %s) /readyz %s\n' "$name" "$(pid_of "$name")" \
+          "${ALL_PORTS[i]}" "$(http_code "http://$HOST:${ALL_PORTS[i]}/readyz")"
+      else
+        printf '  %s  not started (spare port %s)\n' "$name" "${ALL_PORTS[i]}"
+      fi
+    done
     printf '  nginx    /readyz %s (via a gateway)\n' "$(http_code "http://$HOST:$NGINX_PORT/readyz")"
   fi
   ((down == 0)) && return 0
@@ -210,21 +227,69 @@ fail_start() {
   exit 1
 }
 
+# The binaries, or die.
+resolve_binaries() {
+  BUILD="$(find_build_dir)"
+  WATCHER_BIN="$BUILD/watcher-svc/watcher-svc"
+  GATEWAY_BIN="$BUILD/gateway-svc/gateway-svc"
+  [[ -x "$WATCHER_BIN" ]] || die "no $WATCHER_BIN: build first (make build)"
+  [[ -x "$GATEWAY_BIN" ]] || die "no $GATEWAY_BIN: build first (make build)"
+}
+
+# spawn_gateway <index>: gateway-<index+1> on ALL_PORTS[index].
+spawn_gateway() {
+  local i="$1" static=()
+  [[ -d "$ROOT/web/dist" ]] && static=(--static-dir "$ROOT/web/dist")
+  spawn "gateway-$((i + 1))" "$GATEWAY_BIN" \
+    --feed "tcp://$HOST:$PUB_PORT" --snapshot "tcp://$HOST:$SNAPSHOT_PORT" \
+    --listen "$HOST:${ALL_PORTS[i]}" --gateway-id "gw-$((i + 1))" \
+    --allowed-origin "http://$HOST:$NGINX_PORT" "${static[@]+"${static[@]}"}"
+}
+
+# Starts the gateway of the first spare port that has none running, waits
+# for its /readyz. nginx already lists the port and uses it once it answers.
+cmd_add_gateway() {
+  ((${#SPARE_PORTS[@]})) || die "no spare port: set CODEREF_SPARE_GATEWAY_PORTS (also for start)"
+  alive watcher || die "the topology is not running (scripts/topology.sh start)"
+  resolve_binaries
+  local i name=""
+  for ((i = ${#GATEWAY_PORTS[@]}; i < ${#ALL_PORTS[@]}; i++)); do
+    alive "gateway-$((i + 1))" && continue
+    port_busy "$HOST" "${ALL_PORTS[i]}" && die "spare port $HOST:${ALL_PORTS[i]} is in use"
+    name="gateway-$((i + 1))"
+    break
+  done
+  [[ -n "$name" ]] || die "every spare port already has a gateway"
+  spawn_gateway "$i"
+  local url="http://$HOST:${ALL_PORTS[i]}" deadline=$((SECONDS + READY_TIMEOUT))
+  until [[ "$(http_code "$url/readyz")" == 200 ]]; do
+    if ! alive "$name"; then
+      log "$name exited during start-up; last lines of its log:"
+      tail -n 20 "$RUN_DIR/logs/$name.log" >&2 || true
+      stop_one "$name"
+      exit 1
+    fi
+    if ((SECONDS >= deadline)); then
+      log "$name not ready after ${READY_TIMEOUT}s: stopping it (log: $RUN_DIR/logs/$name.log)"
+      stop_one "$name"
+      exit 1
+    fi
+    sleep 0.1
+  done
+  echo "$name is up on $url (PID $(pid_of "$name"))"
+}
+
 cmd_start() {
   local name
   while read -r name; do
     alive "$name" && die "$name is already running (PID $(pid_of "$name")); run: $0 stop"
   done < <(names)
 
-  local build watcher_bin gateway_bin
-  build="$(find_build_dir)"
-  watcher_bin="$build/watcher-svc/watcher-svc"
-  gateway_bin="$build/gateway-svc/gateway-svc"
-  [[ -x "$watcher_bin" ]] || die "no $watcher_bin: build first (make build)"
-  [[ -x "$gateway_bin" ]] || die "no $gateway_bin: build first (make build)"
+  resolve_binaries
+  local build="$BUILD"
 
   local p
-  for p in "$PUB_PORT" "$SNAPSHOT_PORT" "$WATCHER_HTTP_PORT" "${GATEWAY_PORTS[@]}" "$NGINX_PORT"; do
+  for p in "$PUB_PORT" "$SNAPSHOT_PORT" "$WATCHER_HTTP_PORT" "${ALL_PORTS[@]}" "$NGINX_PORT"; do
     port_busy "$HOST" "$p" && die "port $HOST:$p is in use"
   done
 
@@ -244,17 +309,11 @@ cmd_start() {
   fi
 
   # From here on, a failure stops whatever was started (fail_start).
-  spawn watcher "$watcher_bin" --projects "$projects" \
+  spawn watcher "$WATCHER_BIN" --projects "$projects" \
     --pub "tcp://$HOST:$PUB_PORT" --snapshot "tcp://$HOST:$SNAPSHOT_PORT" \
     --http "$HOST:$WATCHER_HTTP_PORT" "${watcher_extra[@]+"${watcher_extra[@]}"}"
-  local i static=()
-  [[ -d "$ROOT/web/dist" ]] && static=(--static-dir "$ROOT/web/dist")
-  for i in "${!GATEWAY_PORTS[@]}"; do
-    spawn "gateway-$((i + 1))" "$gateway_bin" \
-      --feed "tcp://$HOST:$PUB_PORT" --snapshot "tcp://$HOST:$SNAPSHOT_PORT" \
-      --listen "$HOST:${GATEWAY_PORTS[i]}" --gateway-id "gw-$((i + 1))" \
-      --allowed-origin "http://$HOST:$NGINX_PORT" "${static[@]+"${static[@]}"}"
-  done
+  local i
+  for i in "${!GATEWAY_PORTS[@]}"; do spawn_gateway "$i"; done
   spawn nginx "$NGINX" -p "$NGINX_DIR" -e "$NGINX_DIR/error.log" -c "$NGINX_CONF"
 
   # Ready: every process alive, each gateway's /readyz and nginx's path to one.
@@ -281,13 +340,15 @@ cmd_start() {
     fi
     sleep 0.2
   done
-  local urls=()
+  local urls=() spare_urls=()
   for p in "${GATEWAY_PORTS[@]}"; do urls+=("http://$HOST:$p"); done
+  for p in "${SPARE_PORTS[@]+"${SPARE_PORTS[@]}"}"; do spare_urls+=("http://$HOST:$p"); done
   cat >"$RUN_DIR/topology.env" <<EOF
 # Written by scripts/topology.sh start; source it in tests.
 CODEREF_TOPOLOGY_URL=http://$HOST:$NGINX_PORT
 CODEREF_TOPOLOGY_WS=ws://$HOST:$NGINX_PORT/orchestrator/ws
 CODEREF_GATEWAY_URLS="${urls[*]}"
+CODEREF_SPARE_GATEWAY_URLS="${spare_urls[*]+"${spare_urls[*]}"}"
 CODEREF_FEED=tcp://$HOST:$PUB_PORT
 CODEREF_SNAPSHOT=tcp://$HOST:$SNAPSHOT_PORT
 CODEREF_WATCHER_HTTP=http://$HOST:$WATCHER_HTTP_PORT
@@ -299,7 +360,7 @@ EOF
   cat <<EOF
 coderef-live topology is up (binaries from ${build#$ROOT/}):
   nginx      http://$HOST:$NGINX_PORT/          (dashboard, REST, /orchestrator/ws)
-  gateways   ${urls[*]}
+  gateways   ${urls[*]}${spare_urls[*]+"  (spare, for add-gateway: ${spare_urls[*]})"}
   watcher    feed tcp://$HOST:$PUB_PORT  snapshot tcp://$HOST:$SNAPSHOT_PORT  http://$HOST:$WATCHER_HTTP_PORT/metrics
   workspace  $(dirname "$projects")
   run folder $RUN_DIR  (logs/, nginx/, pids/, topology.env)
@@ -312,11 +373,12 @@ case "${1:-}" in
   stop) cmd_stop ;;
   status) cmd_status ;;
   restart) cmd_stop; cmd_start ;;
+  add-gateway) cmd_add_gateway ;;
   conf)
     mkdir -p "$RUN_DIR"
     render_nginx_conf
     check_nginx_conf
     echo "$NGINX_CONF: ok"
     ;;
-  *) echo "usage: $0 start|stop|status|restart|conf" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|restart|add-gateway|conf" >&2; exit 2 ;;
 esac
