@@ -522,7 +522,8 @@ class Bench:
             eps = read_json(ep_file)
             gw = Proc(f"{tag}-gateway", [os.path.join(self.build_dir, "gateway-svc", "gateway-svc"),
                                          "--feed", eps["pub"], "--snapshot", eps["snapshot"], "--listen", "127.0.0.1:0",
-                                         "--port-file", port_file, "--log-level", "warn"], self.run_dir)
+                                         "--port-file", port_file, "--log-level", "warn",
+                                         *self.args.ingest_gateway_args.split()], self.run_dir)
             self.live.append(gw)
             wait_for(lambda: os.path.exists(port_file), 30, "gateway port", gw)
             port = int(open(port_file).read())
@@ -828,6 +829,7 @@ def main():
     ap.add_argument("--results-dir", default=os.path.join(ROOT, "bench", "results"))
     ap.add_argument("--workdir", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
                     help="where workspaces are generated (default /dev/shm: tmpfs)")
+    ap.add_argument("--ingest-gateway-args", default="", help="extra gateway flags in the ingest scenario")
     ap.add_argument("--client-threads", type=int, default=2, help="event loops in the load client")
     ap.add_argument("--update-docs", action="store_true", help="write the table into docs/PERFORMANCE.md (full runs)")
     args = ap.parse_args()

@@ -101,7 +101,7 @@ void Hub::OnSnapshot(std::string epoch, uint64_t seq, std::vector<v1::Item> item
   UpdateGauges();
 }
 
-size_t Hub::OnEvent(ReceivedEvent&& received) {
+bool Hub::Ingest(ReceivedEvent&& received, HistoryEntry* entry) {
   v1::ChangeEvent& ev = received.event;
   if (!replica_.has_snapshot() || ev.epoch() != replica_.epoch() || ev.seq() != replica_.seq() + 1) {
     // The feed client only hands over contiguous events; this is a bug.
@@ -110,7 +110,7 @@ size_t Hub::OnEvent(ReceivedEvent&& received) {
         .Kv("seq", ev.seq())
         .Kv("replica_epoch", replica_.epoch())
         .Kv("replica_seq", replica_.seq());
-    return 0;
+    return false;
   }
   v1::Kind kind = ev.kind() != v1::KIND_UNSPECIFIED ? ev.kind() : KindOf(ev.type());
   // The name before applying: a project_removed still shows its name.
@@ -120,19 +120,66 @@ size_t Hub::OnEvent(ReceivedEvent&& received) {
                          : replica_.ProjectName(ev.project());
   const v1::Item* stored = nullptr;
   replica_.Apply(ev, &stored);
-  HistoryEntry entry;
-  entry.seq = ev.seq();
-  entry.kind = kind;
-  entry.project = ev.project();
-  entry.frame = factory_(EventJson(ev, stored, name));
+  entry->seq = ev.seq();
+  entry->kind = kind;
+  entry->project = ev.project();
+  entry->frame = factory_(EventJson(ev, stored, name));
   metrics_->events_in->Add();
   if (ev.published_us() > 0 && received.received_us > 0) {
     metrics_->feed_lag_ms->Set(std::max<int64_t>(0, (received.received_us - ev.published_us()) / 1000));
   }
-  history_.Append(entry);
+  history_.Append(*entry);
+  return true;
+}
+
+size_t Hub::OnEvent(ReceivedEvent&& received) {
+  HistoryEntry entry;
+  if (!Ingest(std::move(received), &entry)) return 0;
   for (auto& [id, c] : clients_) Deliver(id, c, entry);
   UpdateGauges();
   return entry.frame->payload().size();
+}
+
+size_t Hub::OnEvents(std::vector<ReceivedEvent>&& run) {
+  if (!batch_factory_ || run.size() < 2) {
+    size_t bytes = 0;
+    for (ReceivedEvent& e : run) bytes += OnEvent(std::move(e));
+    return bytes;
+  }
+  std::vector<HistoryEntry> entries;
+  entries.reserve(run.size());
+  size_t bytes = 0;
+  for (ReceivedEvent& e : run) {
+    HistoryEntry entry;
+    if (!Ingest(std::move(e), &entry)) continue;
+    bytes += entry.frame->payload().size();
+    entries.push_back(std::move(entry));
+  }
+  if (entries.empty()) return 0;
+  // A live client that takes every event of the run gets them as one
+  // write (one shared buffer holding all the frames); any other client
+  // (behind, ahead, or filtering topics) gets them one by one as before.
+  FramePtr batch;
+  const uint64_t first = entries.front().seq, last = entries.back().seq;
+  for (auto& [id, c] : clients_) {
+    bool whole = !c.closing && c.epoch == replica_.epoch() && !c.behind && c.pos + 1 == first;
+    for (size_t i = 0; whole && i < entries.size(); ++i)
+      whole = c.topics.Matches(entries[i].kind, entries[i].project);
+    if (!whole) {
+      for (const HistoryEntry& entry : entries) Deliver(id, c, entry);
+      continue;
+    }
+    if (!batch) {
+      std::vector<FramePtr> frames;
+      frames.reserve(entries.size());
+      for (const HistoryEntry& entry : entries) frames.push_back(entry.frame);
+      batch = batch_factory_(frames);
+    }
+    c.pos = last;
+    SendOrDrop(id, c, batch, entries.size());
+  }
+  UpdateGauges();
+  return bytes;
 }
 
 void Hub::Deliver(ClientId id, Client& c, const HistoryEntry& entry) {
@@ -172,7 +219,7 @@ void Hub::Broadcast(const FramePtr& frame) {
 
 // ---- client side -----------------------------------------------------------
 
-bool Hub::SendOrDrop(ClientId id, Client& c, const FramePtr& frame) {
+bool Hub::SendOrDrop(ClientId id, Client& c, const FramePtr& frame, size_t frames) {
   if (c.closing) return false;
   size_t size = frame->payload().size();
   size_t buffered = c.sink->BufferedBytes();
@@ -187,7 +234,7 @@ bool Hub::SendOrDrop(ClientId id, Client& c, const FramePtr& frame) {
     return false;
   }
   c.sink->Send(frame);
-  metrics_->events_out->Add();
+  metrics_->events_out->Add(static_cast<int64_t>(frames));
   metrics_->bytes_out->Add(static_cast<int64_t>(size));
   return true;
 }

@@ -47,6 +47,10 @@ class ClientSink {
 
 // Builds the shared frame for a JSON text (the transport frames it once).
 using FrameFactory = std::function<FramePtr(std::string json)>;
+// Joins frames (from the FrameFactory) into one frame that, sent once,
+// delivers each of them in order as its own WebSocket message: one write
+// for a run of events instead of one per event.
+using BatchFactory = std::function<FramePtr(const std::vector<FramePtr>& frames)>;
 
 struct HubOptions {
   size_t history = 10000;
@@ -80,6 +84,12 @@ class Hub {
   // Returns the bytes of the frame queued to each matching client (0 when
   // the event was not applied), so the caller can pace a burst.
   size_t OnEvent(ReceivedEvent&& received);
+  // A run of consecutive events (as OnEvent, each): with a batch factory,
+  // a live client that takes all of them gets them as one batch frame.
+  // Returns the bytes queued per client.
+  size_t OnEvents(std::vector<ReceivedEvent>&& run);
+  // Enables OnEvents' batching (optional; without it, events go one by one).
+  void set_batch_factory(BatchFactory f) { batch_factory_ = std::move(f); }
   void OnWatcherDown();
   void OnWatcherUp(const std::string& epoch);
 
@@ -125,7 +135,9 @@ class Hub {
   Client* Find(ClientId id);
   // Queues `frame` unless that takes the client past --max-queue-bytes, in
   // which case it is closed (4000 "slow client"). False when not sent.
-  bool SendOrDrop(ClientId id, Client& c, const FramePtr& frame);
+  bool SendOrDrop(ClientId id, Client& c, const FramePtr& frame, size_t frames = 1);
+  // Applies an event to the replica and the history; false if out of order.
+  bool Ingest(ReceivedEvent&& received, HistoryEntry* entry);
   void Deliver(ClientId id, Client& c, const HistoryEntry& entry);
   void Pump(ClientId id, Client& c);
   void Resync(ClientId id, Client& c, ResyncReason reason);
@@ -136,6 +148,7 @@ class Hub {
 
   HubOptions options_;
   FrameFactory factory_;
+  BatchFactory batch_factory_;
   GatewayMetrics* metrics_;
   const Clock* clock_;
   Replica replica_;

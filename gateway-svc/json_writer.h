@@ -32,7 +32,11 @@ class JsonWriter {
   void ValueStr(std::string_view v) {
     Sep();
     out_->push_back('"');
-    out_->append(JsonEscape(v));
+    if (NeedsEscape(v)) {
+      out_->append(JsonEscape(v));
+    } else {
+      out_->append(v);  // the common case: plain printable ASCII, no copy
+    }
     out_->push_back('"');
   }
   void ValueInt(int64_t v) { Sep(); out_->append(std::to_string(v)); }
@@ -50,6 +54,15 @@ class JsonWriter {
   void Raw(std::string_view k, std::string_view json) { Key(k); ValueRaw(json); }
 
  private:
+  // True unless every byte is printable ASCII other than '"' and '\\'
+  // (what JsonEscape would return unchanged).
+  static bool NeedsEscape(std::string_view v) {
+    for (char ch : v) {
+      auto c = static_cast<unsigned char>(ch);
+      if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') return true;
+    }
+    return false;
+  }
   void Sep() {
     if (!first_) out_->push_back(',');
     first_ = false;

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -85,6 +86,33 @@ FramePtr MakeWsFrame(std::string json) {
   return std::make_shared<WsFrame>(std::move(msg));
 }
 
+// Several prepared frames as one prepared message (empty header, the raw
+// frames back to back as its payload): websocketpp writes it as is, the
+// client reads one WebSocket message per frame. Asio gathers at most 16
+// buffers per write (asio/detail/consuming_buffers.hpp) and a connection
+// writes once per turn of the io loop, so one event per buffer pair would
+// cap a connection at 8 events per turn.
+FramePtr MakeWsBatch(const std::vector<FramePtr>& frames) {
+  std::string raw;
+  size_t size = 0;
+  for (const FramePtr& f : frames) {
+    const MessagePtr& m = static_cast<const WsFrame&>(*f).message();
+    size += m->get_header().size() + m->get_payload().size();
+  }
+  raw.reserve(size);
+  for (const FramePtr& f : frames) {
+    const MessagePtr& m = static_cast<const WsFrame&>(*f).message();
+    raw += m->get_header();
+    raw += m->get_payload();
+  }
+  auto msg = std::make_shared<GwConfig::message_type>(GwConfig::con_msg_manager_type::ptr(),
+                                                      websocketpp::frame::opcode::text, 0);
+  msg->get_raw_payload() = std::move(raw);
+  msg->set_header("");
+  msg->set_prepared(true);
+  return std::make_shared<WsFrame>(std::move(msg));
+}
+
 class WsSink final : public ClientSink {
  public:
   explicit WsSink(ConnPtr con) : con_(std::move(con)) {}
@@ -146,6 +174,7 @@ class GatewayServer::Impl {
   void OnMessage(connection_hdl hdl, WsServer::message_ptr msg);
   void Reject(const ConnPtr& con, int status, std::string_view error, std::string_view reason);
   void SchedulePing();
+  void PostDrain();
   void DrainFeed();
   void MaybePump();
   void BeginShutdown(std::string_view why);
@@ -252,6 +281,7 @@ bool GatewayServer::Impl::Listen(std::string* error) {
   hub_options.ping_ms = options_.ping_ms;
   hub_options.gateway_id = options_.gateway_id;
   hub_ = std::make_unique<Hub>(hub_options, MakeWsFrame, &metrics_, &clock_);
+  hub_->set_batch_factory(MakeWsBatch);
   rest_ = std::make_unique<RestApi>(hub_.get(), &metrics_, &static_files_, &clock_, options_.token);
 
   FeedClientOptions feed_options;
@@ -267,7 +297,7 @@ bool GatewayServer::Impl::Listen(std::string* error) {
         asio::post(io_, [this, batch] {
           if (stopping_) return;
           for (FeedUpdate& u : *batch) feed_queue_.push_back(std::move(u));
-          if (!drain_posted_) DrainFeed();
+          PostDrain();
         });
       },
       &metrics_, &clock_);
@@ -475,17 +505,35 @@ void GatewayServer::Impl::OnHttp(connection_hdl hdl) {
   for (const auto& [k, v] : resp.headers) con->replace_header(k, v);
 }
 
+// Every slice runs in a handler of its own, behind the writes the previous
+// one started (feed batches that arrived back to back only append).
+void GatewayServer::Impl::PostDrain() {
+  if (drain_posted_) return;
+  drain_posted_ = true;
+  asio::post(io_, [this] {
+    drain_posted_ = false;
+    if (!stopping_) DrainFeed();
+  });
+}
+
 // Applies feed updates a slice at a time. --max-queue-bytes counts what a
 // connection has queued but not yet handed to its socket, and websocketpp
 // hands it over in a handler of its own (posted by the first send). Applying
 // a burst of thousands of events in one go (or several feed batches back to
 // back after the io thread was descheduled) would queue all of it before
-// any write and drop every client as "slow", however fast it reads. So each
-// turn queues at most a quarter of --max-queue-bytes per client (at least
-// one event), then yields: the writes run, then the next slice.
+// any write and drop every client as "slow", however fast it reads. And a
+// connection's write goes out one sendmsg per turn of the io loop, of at most
+// 16 buffers and 64 KiB (Asio's consuming_buffers and transfer_all). So
+// each turn queues at most a slice of 64 events and 32 KiB per client (or a
+// quarter of --max-queue-bytes, if smaller; at least one event), as one
+// batch frame per live client (one buffer), then yields: the writes run,
+// then the next slice. A client whose socket keeps up never holds more than
+// a slice or two.
 void GatewayServer::Impl::DrainFeed() {
-  const size_t budget = std::max<size_t>(1, options_.max_queue_bytes / 4);
-  size_t queued = 0;
+  constexpr size_t kSliceBytes = 32 * 1024;
+  constexpr size_t kSliceEvents = 64;
+  const size_t budget = std::clamp<size_t>(options_.max_queue_bytes / 4, 1, kSliceBytes);
+  size_t queued = 0, events = 0;
   while (!feed_queue_.empty()) {
     FeedUpdate& u = feed_queue_.front();
     if (u.type != FeedUpdate::Type::kEvents) {
@@ -496,16 +544,21 @@ void GatewayServer::Impl::DrainFeed() {
       continue;
     }
     while (feed_cursor_ < u.events.size()) {
-      if (queued >= budget) {
-        drain_posted_ = true;
-        asio::post(io_, [this] {
-          drain_posted_ = false;
-          if (!stopping_) DrainFeed();
-        });
+      if (queued >= budget || events >= kSliceEvents) {
+        PostDrain();
         MaybePump();
         return;
       }
-      queued += hub_->OnEvent(std::move(u.events[feed_cursor_++]));
+      // A run of events goes to each live client as one write.
+      std::vector<ReceivedEvent> run;
+      size_t run_bytes = 0;
+      while (feed_cursor_ < u.events.size() && events < kSliceEvents &&
+             queued + run_bytes < budget) {
+        run_bytes += static_cast<size_t>(u.events[feed_cursor_].event.ByteSizeLong());
+        run.push_back(std::move(u.events[feed_cursor_++]));
+        ++events;
+      }
+      queued += hub_->OnEvents(std::move(run));
     }
     feed_cursor_ = 0;
     feed_queue_.pop_front();

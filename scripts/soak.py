@@ -127,7 +127,7 @@ async def run_client(cid, ports, args, stop_reconnecting, final_seq, seen):
             url += f"?epoch={st.epoch}&since={st.pos}"
         try:
             async with websockets.connect(url, compression=None, max_size=1 << 22, ping_interval=None,
-                                          open_timeout=30, close_timeout=2, max_queue=None) as ws:
+                                          open_timeout=30, close_timeout=2) as ws:
                 lifetime = rnd.expovariate(1.0 / args.reconnect_mean) if args.reconnect_mean > 0 else 1e9
                 until = time.monotonic() + lifetime
                 while True:
@@ -136,16 +136,26 @@ async def run_client(cid, ports, args, stop_reconnecting, final_seq, seen):
                     fs = final_seq.value
                     if fs and st.started and st.pos >= fs and st.epoch:
                         return st
+                    # Read for up to a second at a time (cancelling recv is
+                    # safe), without a timer per message.
+                    closed_by_server = False
                     try:
-                        text = await asyncio.wait_for(ws.recv(), timeout=0.5)
-                    except asyncio.TimeoutError:
-                        continue
-                    handle(st, text, seen)
+                        async with asyncio.timeout(1.0):
+                            async for text in ws:
+                                handle(st, text, seen)
+                        closed_by_server = True  # the iteration ends when the connection does
+                    except TimeoutError:
+                        pass
+                    if closed_by_server:
+                        code = str(ws.close_code)
+                        st.closes[code] = st.closes.get(code, 0) + 1
+                        break
                 # A random way to go: polite close or a dropped connection.
-                if rnd.random() < 0.5:
-                    await ws.close()
-                else:
-                    ws.transport.abort()
+                if ws.open:
+                    if rnd.random() < 0.5:
+                        await ws.close()
+                    else:
+                        ws.transport.abort()
         except websockets.exceptions.ConnectionClosed as e:
             code = e.code if hasattr(e, "code") else 0
             st.closes[str(code)] = st.closes.get(str(code), 0) + 1

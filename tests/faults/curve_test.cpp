@@ -129,6 +129,8 @@ TEST(Curve, OnlySubscribersWithTheServerKeyReceiveAnything) {
                               {"--curve-server-key", server.pub}))
       << ephemeral.Log();
   EXPECT_TRUE(ephemeral.WaitReady(10000)) << ephemeral.Log();
+  ExpectSanitizerClean(watcher.proc().Log(), "watcher");
+  for (GatewayProcess* g : {&with_key, &without_key, &ephemeral}) ExpectSanitizerClean(g->Log(), "gateway");
 }
 
 TEST(Curve, BadKeysExitTwoNamingTheFlag) {

@@ -281,6 +281,17 @@ inline int OpenFds(pid_t pid) {
   return n;
 }
 
+// The services' logs hold no sanitizer report (the children of a test are
+// built with the same sanitizers; a report there must fail the test even
+// when the child was killed afterwards).
+inline void ExpectSanitizerClean(const std::string& log, const std::string& who) {
+  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                             "WARNING: ThreadSanitizer"}) {
+    auto p = log.find(marker);
+    EXPECT_EQ(p, std::string::npos) << who << ": " << log.substr(p == std::string::npos ? 0 : p, 3000);
+  }
+}
+
 // A workspace with one project "alpha" and a registry.
 class Workspace {
  public:

@@ -16,6 +16,9 @@ namespace {
 class SystemFaultTest : public ::testing::Test {
  protected:
   void TearDown() override {
+    if (watcher_) ExpectSanitizerClean(watcher_->proc().Log(), "watcher");
+    for (auto& g : gateways_)
+      if (g) ExpectSanitizerClean(g->Log(), "gateway");
     if (HasFailure()) {
       if (watcher_) std::fprintf(stderr, "---- watcher log ----\n%s\n", Tail(watcher_->proc().Log()).c_str());
       for (auto& g : gateways_)
@@ -113,6 +116,7 @@ TEST_F(SystemFaultTest, WatcherKilledDuringABurstAndRestartedEveryClientIsTold) 
       << " connected=" << clients[0]->connected() << " violations=" << clients[0]->violations();
   writer.join();  // the rest of the burst happened while the watcher was down
 
+  ExpectSanitizerClean(watcher_->proc().Log(), "first watcher");
   watcher_ = std::make_unique<Watcher>(ws_.projects(), pub, snapshot);
   ASSERT_TRUE(watcher_->started()) << watcher_->proc().Log();
   ASSERT_NE(watcher_->epoch(), epoch1);
