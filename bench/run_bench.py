@@ -250,6 +250,9 @@ class Ours:
     def metrics(self):
         return http_get(f"http://127.0.0.1:{self.port}/metrics")[1]
 
+    def settle_memory(self):
+        pass  # no garbage collector: freed memory is not in RSS
+
     def stop(self):
         self.gateway.stop()
         self.watcher.stop()
@@ -262,7 +265,7 @@ class NodePeer:
     def __init__(self, bench, projects_json, name, ping_ms=30000):
         self.port_file = os.path.join(bench.run_dir, f"{name}-peer.port")
         self.proc = Proc(f"{name}-peer", [
-            bench.node, os.path.join(ROOT, "bench", "peers", "node", "server.js"),
+            bench.node, "--expose-gc", os.path.join(ROOT, "bench", "peers", "node", "server.js"),
             "--projects", projects_json, "--port", "0", "--port-file", self.port_file,
             "--debounce-ms", "500", "--ping-ms", str(ping_ms)], bench.run_dir)
         wait_for(lambda: os.path.exists(self.port_file), 120, "node peer port file", self.proc)
@@ -272,6 +275,11 @@ class NodePeer:
 
     def pids(self):
         return [self.proc.pid]
+
+    def settle_memory(self):
+        """A full GC, so RSS shows live memory rather than garbage."""
+        http_get(f"http://127.0.0.1:{self.port}/gc", timeout=30)
+        time.sleep(0.5)
 
     def conn_pid(self):
         return self.proc.pid
@@ -463,24 +471,28 @@ class Bench:
             sut = self.start(cls, pj, f"idle-{who}", ping_ms=ping_ms)
             time.sleep(1.0)
             pid = sut.conn_pid()
+            sut.settle_memory()
             rss0 = rss_bytes(pid)
             settle = 3.0 if not self.args.smoke else 1.0
             log(f"idle/{who}: {n} idle clients, {window:.0f} s window, pings every {ping_ms} ms")
             p, res = self.ws_load_proc(f"idle-{who}", sut.url, n, hold_s=settle + window + 1.0,
                                        timeout_s=settle + window + 600)
             time.sleep(settle)
+            sut.settle_memory()
             rss1 = rss_bytes(pid)
             cpu0 = {q: cpu_seconds(q) for q in sut.pids()}
             t0 = time.time()
             time.sleep(window)
             cpu1 = {q: cpu_seconds(q) for q in sut.pids()}
             elapsed = time.time() - t0
+            sut.settle_memory()
             rss2 = rss_bytes(pid)
             r = self.finish_ws_load(p, res, 120)
             self.stop(sut)
             conn_cpu = cpu1[pid] - cpu0[pid]
             r.update(rss_idle0_bytes=rss0, rss_connected_bytes=rss1, rss_after_window_bytes=rss2,
-                     rss_per_conn_bytes=(rss1 - rss0) / n, cpu_s=conn_cpu, window_measured_s=elapsed,
+                     rss_per_conn_bytes=(rss1 - rss0) / n, rss_per_conn_after_pings_bytes=(rss2 - rss0) / n,
+                     cpu_s=conn_cpu, window_measured_s=elapsed,
                      cpu_pct_of_core=100.0 * conn_cpu / elapsed,
                      cpu_all_processes_s=sum(cpu1[q] - cpu0[q] for q in cpu0))
             ok = r["closed_by_server"] == 0 and r["connected"] == n
@@ -489,7 +501,7 @@ class Bench:
                        "correctness" if who == "ours" else "info")
             out[who] = r
             log(f"idle/{who}: RSS {rss0 / 2**20:.1f} -> {rss1 / 2**20:.1f} MiB = {r['rss_per_conn_bytes'] / 1024:.2f} KiB "
-                f"per connection; CPU {conn_cpu:.2f} s in {elapsed:.0f} s = {r['cpu_pct_of_core']:.2f}% of a core; "
+                f"per connection ({r['rss_per_conn_after_pings_bytes'] / 1024:.2f} KiB after the pings); CPU {conn_cpu:.2f} s in {elapsed:.0f} s = {r['cpu_pct_of_core']:.2f}% of a core; "
                 f"app pings seen {r['app_pings']}")
         self.results["idle"] = out
         if not self.args.smoke:

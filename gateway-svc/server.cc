@@ -40,8 +40,10 @@ struct GwConfig : public websocketpp::config::asio {
   typedef ConnState connection_base;
 
   // Client frames are small ({"type":"pong"}); an idle connection should
-  // cost little memory. Larger frames are read in several calls.
-  static const size_t connection_read_buffer_size = 2048;
+  // cost little memory (the buffer is inside every connection object, which
+  // websocketpp makes about 6 KB with it at 2048). Larger frames and the
+  // upgrade request are read in several calls.
+  static const size_t connection_read_buffer_size = 512;
   // No websocketpp logging at all: access logging off on the hot path; our
   // own structured logs name every drop.
   static const websocketpp::log::level elog_level = websocketpp::log::elevel::none;

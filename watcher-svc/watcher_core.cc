@@ -141,6 +141,12 @@ void WatcherCore::ScanDir(const std::string& abs_dir, const std::string& rel_dir
   // Watch first, then list: a file created between the two is seen twice
   // (harmless), never missed.
   Watch(abs_dir, mode == 1);
+  if (deferred_lists_ && mode == 2 && depth > 0) {
+    // A feature folder during a large scan: listed later, on several
+    // threads (ListDeferred). It is watched already, so nothing is missed.
+    deferred_lists_->push_back(DeferredList{abs_dir, rel_dir, depth, {}, 0, false});
+    return;
+  }
   std::vector<DirEntry> entries;
   int err = 0;
   if (!fs_.ListDir(abs_dir, &entries, &err)) {
@@ -148,6 +154,11 @@ void WatcherCore::ScanDir(const std::string& abs_dir, const std::string& rel_dir
       LogWarn("scan.list_failed").Kv("dir", EscapeForDisplay(abs_dir)).Kv("error", ErrnoText(err));
     return;
   }
+  ScanEntries(abs_dir, rel_dir, depth, entries);
+}
+
+void WatcherCore::ScanEntries(const std::string& abs_dir, const std::string& rel_dir, int depth,
+                              const std::vector<DirEntry>& entries) {
   for (const auto& e : entries) {
     // Most files in a feature folder are not tracked (notes, code): skip
     // them before building any path.
@@ -161,6 +172,31 @@ void WatcherCore::ScanDir(const std::string& abs_dir, const std::string& rel_dir
       // looping symlink, a FIFO): ComputeItems logs why those are skipped.
       MarkFile(child_abs);
     }
+  }
+}
+
+void WatcherCore::ListDeferred(std::vector<DeferredList>* dirs) {
+  // Listing the (already watched) feature folders is most of a large
+  // scan's system time; it touches only the file system.
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t k; (k = next.fetch_add(1, std::memory_order_relaxed)) < dirs->size();) {
+      DeferredList& d = (*dirs)[k];
+      d.ok = fs_.ListDir(d.abs_dir, &d.entries, &d.err);
+    }
+  };
+  std::vector<std::thread> threads;
+  int n = std::min<int>(options_.load_threads, static_cast<int>(dirs->size() / kMinFilesPerThread));
+  for (int t = 1; t < n; ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  for (DeferredList& d : *dirs) {
+    if (!d.ok) {
+      if (d.err != ENOENT && d.err != ENOTDIR)
+        LogWarn("scan.list_failed").Kv("dir", EscapeForDisplay(d.abs_dir)).Kv("error", ErrnoText(d.err));
+      continue;
+    }
+    ScanEntries(d.abs_dir, d.rel_dir, d.depth, d.entries);
   }
 }
 
@@ -607,31 +643,21 @@ std::vector<WatcherCore::LoadedFile> WatcherCore::LoadFilesInParallel(
   // rescan, a checkout); they touch nothing but the file system, so a few
   // threads share them. Everything else stays on the loop thread.
   std::vector<LoadedFile> out(sources.size());
-  struct Job {
-    size_t index;
-    const ProjectEntry* project;
-    std::string rel;
-    PathInfo info;
-  };
-  std::vector<Job> jobs;
-  jobs.reserve(sources.size());
-  for (size_t i = 0; i < sources.size(); ++i) {
-    const ProjectEntry* p = nullptr;
-    std::string rel;
-    std::optional<PathInfo> info;
-    if (ClassifySource(*sources[i], &p, &rel, &info) == SourceClass::kFile)
-      jobs.push_back(Job{i, p, std::move(rel), std::move(*info)});
-  }
+  // Classifying is a read of the registry (const), so it runs on the
+  // workers too; sources that are not plain files stay for the loop thread.
   std::atomic<size_t> next{0};
   auto work = [&] {
-    for (size_t k; (k = next.fetch_add(1, std::memory_order_relaxed)) < jobs.size();) {
-      const Job& j = jobs[k];
-      out[j.index] = LoadFile(*sources[j.index], j.project->id, j.rel, j.info);
-      out[j.index].preloaded = true;
+    for (size_t k; (k = next.fetch_add(1, std::memory_order_relaxed)) < sources.size();) {
+      const ProjectEntry* p = nullptr;
+      std::string rel;
+      std::optional<PathInfo> info;
+      if (ClassifySource(*sources[k], &p, &rel, &info) != SourceClass::kFile) continue;
+      out[k] = LoadFile(*sources[k], p->id, rel, *info);
+      out[k].preloaded = true;
     }
   };
   std::vector<std::thread> threads;
-  int n = std::min<int>(options_.load_threads, static_cast<int>(jobs.size() / kMinFilesPerThread));
+  int n = std::min<int>(options_.load_threads, static_cast<int>(sources.size() / kMinFilesPerThread));
   for (int t = 1; t < n; ++t) threads.emplace_back(work);
   work();
   for (auto& t : threads) t.join();
@@ -696,6 +722,10 @@ std::vector<v1::ChangeEvent> WatcherCore::Flush() {
   }
   std::set<std::string> rescan;
   rescan.swap(rescan_projects_);
+  // Many projects to scan (start-up, a full rescan): feature folders are
+  // watched in order but listed together on several threads.
+  std::vector<DeferredList> deferred;
+  if (options_.load_threads > 1 && rescan.size() >= 16) deferred_lists_ = &deferred;
   for (const auto& id : rescan) {
     const ProjectEntry* p = ProjectById(id);
     if (!p) continue;
@@ -709,6 +739,8 @@ std::vector<v1::ChangeEvent> WatcherCore::Flush() {
       AddEvent(v1::EVENT_TYPE_PROJECT_UPDATED, item, true, &events);
     }
   }
+  deferred_lists_ = nullptr;
+  if (!deferred.empty()) ListDeferred(&deferred);
   std::set<std::string> dirs;
   dirs.swap(dirty_dirs_);
   for (const auto& d : dirs) {

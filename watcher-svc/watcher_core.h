@@ -121,6 +121,18 @@ class WatcherCore {
   // Depth rule inside a project: 0 not watched, 1 entries only, 2 full.
   int WatchModeFor(const std::string& rel_dir) const;
   void ScanDir(const std::string& abs_dir, const std::string& rel_dir, int depth);
+  void ScanEntries(const std::string& abs_dir, const std::string& rel_dir, int depth,
+                   const std::vector<DirEntry>& entries);
+  // A watched folder whose listing waits for ListDeferred.
+  struct DeferredList {
+    std::string abs_dir, rel_dir;
+    int depth = 0;
+    std::vector<DirEntry> entries;
+    int err = 0;
+    bool ok = false;
+  };
+  // Lists `dirs` on options_.load_threads threads, then scans the entries.
+  void ListDeferred(std::vector<DeferredList>* dirs);
   void ScanProject(const ProjectEntry& p);
   void MarkFile(const std::string& abs_path) { dirty_files_.insert(abs_path); }
   bool IsTrackedFileEvent(const std::string& abs_path, bool is_dir) const;
@@ -174,6 +186,7 @@ class WatcherCore {
   bool registry_dirty_ = false;
   bool full_rescan_ = false;
   std::set<std::string> failed_watches_;
+  std::vector<DeferredList>* deferred_lists_ = nullptr;  // set during a large scan (Flush)
 
   StateStore state_;
 };

@@ -299,6 +299,40 @@ TEST_F(HostileClientTest, ThousandsOfConnectDisconnectCyclesLeakNothing) {
   ExpectBystanderFollows("after connect/disconnect cycles");
 }
 
+TEST_F(HostileClientTest, UpgradesAbandonedHalfwayDoNotLeakClientSlots) {
+  StartGateway({"--max-clients", "4", "--handshake-timeout-ms", "500"});  // the bystander holds one
+  const std::string upgrade =
+      "GET /orchestrator/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+  for (int i = 0; i < 200; ++i) {
+    int fd = ConnectTcp(g().port());
+    ASSERT_GE(fd, 0);
+    if (i % 2) {
+      ::send(fd, upgrade.data(), upgrade.size(), MSG_NOSIGNAL);  // valid, then gone before the 101
+    } else {
+      ::send(fd, upgrade.data(), upgrade.size() / 2, MSG_NOSIGNAL);  // half a request, then gone
+    }
+    struct linger lg {1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);  // RST
+    ::close(fd);
+  }
+  ASSERT_TRUE(WaitFor([&] { return g().Metric("coderef_gateway_clients") == 1; }, 5000ms));
+  // Every slot is still there: three more clients fit, the fourth is refused.
+  std::vector<std::unique_ptr<WsClient>> held;
+  EXPECT_TRUE(WaitFor([&] {
+    held.clear();
+    for (int i = 0; i < 3; ++i) {
+      held.push_back(std::make_unique<WsClient>());
+      if (!held.back()->Connect(g().WsOptions())) return false;
+    }
+    return true;
+  }, 5000ms)) << "abandoned upgrades still hold slots";
+  WsClient extra;
+  EXPECT_FALSE(extra.Connect(g().WsOptions()));
+  EXPECT_EQ(extra.status(), 503);
+  ExpectBystanderFollows("after abandoned upgrades");
+}
+
 TEST_F(HostileClientTest, SlowlorisHandshakesAreCutOffAndOthersStillConnect) {
   StartGateway({"--handshake-timeout-ms", "1000"});
   constexpr int kSlow = 40;

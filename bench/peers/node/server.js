@@ -184,6 +184,12 @@ function onChange(abs) {
 }
 
 const server = http.createServer((req, res) => {
+  if (req.url === '/gc') {  // the bench measures live memory, not garbage (node --expose-gc)
+    if (global.gc) global.gc();
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ gc: Boolean(global.gc), memory: process.memoryUsage() }));
+    return;
+  }
   if (req.url === '/healthz') {
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ status: 'ok', ready, items: state.size, seq, clients: wss.clients.size }));
