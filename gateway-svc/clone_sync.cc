@@ -145,9 +145,16 @@ void CloneSync::Dispatch(v1::FeedMessage&& msg, int64_t received_us) {
 }
 
 void CloneSync::EmitEvent(v1::ChangeEvent&& ev, int64_t received_us) {
-  if (out_.empty() || out_.back().type != FeedUpdate::Type::kEvents) {
+  // Runs of at most 64 events: the io thread applies a burst a slice at a
+  // time anyway, and a vector of thousands of events (hundreds of KB) is
+  // costly to grow here and to free there (malloc consolidates its bins on
+  // every large free).
+  constexpr size_t kMaxEventsPerUpdate = 64;
+  if (out_.empty() || out_.back().type != FeedUpdate::Type::kEvents ||
+      out_.back().events.size() >= kMaxEventsPerUpdate) {
     FeedUpdate u;
     u.type = FeedUpdate::Type::kEvents;
+    u.events.reserve(kMaxEventsPerUpdate);
     out_.push_back(std::move(u));
   }
   out_.back().events.push_back({std::move(ev), received_us});

@@ -152,7 +152,7 @@ std::string ItemJson(const v1::Item& item, std::string_view project_name) {
 std::string EventJson(const v1::ChangeEvent& ev, const v1::Item* item,
                       std::string_view project_name) {
   std::string out;
-  out.reserve(512);
+  out.reserve(1024);  // an event with its item is ~750 bytes
   JsonWriter w(&out);
   w.BeginObject();
   w.Str("type", EventTypeName(ev.type()));

@@ -553,6 +553,7 @@ void GatewayServer::Impl::DrainFeed() {
       }
       // A run of events goes to each live client as one write.
       std::vector<ReceivedEvent> run;
+      run.reserve(std::min(kSliceEvents - events, u.events.size() - feed_cursor_));
       size_t run_bytes = 0;
       while (feed_cursor_ < u.events.size() && events < kSliceEvents &&
              queued + run_bytes < budget) {
