@@ -755,12 +755,19 @@ std::vector<v1::ChangeEvent> WatcherCore::Flush() {
   std::set<std::string> files;
   files.swap(dirty_files_);
   if (options_.load_threads > 1 && files.size() >= 2 * kMinFilesPerThread) {
+    // In chunks, so a rescan of every file holds a few thousand freshly
+    // read items at a time, not a second copy of the whole state.
+    constexpr size_t kChunk = 4096;
     std::vector<const std::string*> list;
-    list.reserve(files.size());
-    for (const auto& f : files) list.push_back(&f);
-    std::vector<LoadedFile> loaded = LoadFilesInParallel(list);
-    for (size_t i = 0; i < list.size(); ++i)
-      DiffSource(*list[i], loaded[i].preloaded ? &loaded[i] : nullptr, &events);
+    list.reserve(std::min(files.size(), kChunk));
+    auto it = files.begin();
+    while (it != files.end()) {
+      list.clear();
+      for (; it != files.end() && list.size() < kChunk; ++it) list.push_back(&*it);
+      std::vector<LoadedFile> loaded = LoadFilesInParallel(list);
+      for (size_t i = 0; i < list.size(); ++i)
+        DiffSource(*list[i], loaded[i].preloaded ? &loaded[i] : nullptr, &events);
+    }
   } else {
     for (const auto& f : files) DiffSource(f, nullptr, &events);
   }

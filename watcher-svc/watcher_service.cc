@@ -220,6 +220,12 @@ int WatcherService::Run() {
     if (batcher.Due(clock.Now()) || (stop && batcher.open())) {
       auto events = core.Flush();
       publisher->Publish(&events, batcher.first_change_unix_us());
+      // A large batch (a checkout, a rescan) leaves its temporaries in the
+      // malloc arenas of the loop and the loader threads: give them back.
+      if (events.size() >= 10000) {
+        std::vector<v1::ChangeEvent>().swap(events);
+        ::malloc_trim(0);
+      }
       batcher.Reset();
       batches->Add();
       // Anything that became dirty during the flush (e.g. scans of new
