@@ -210,7 +210,8 @@ def worker_main(wid, client_ids, ports, args, stop_reconnecting, final_seq, queu
 
 class Writer:
     """About `rate` changes per second: atomic rewrites of plans and stubs,
-    new and deleted plans, workorder-log lines."""
+    new and deleted plans, workorder-log lines (rotated). The set of files is
+    bounded, so the services' state is too."""
 
     def __init__(self, root, rate, seed=7):
         self.root = root
@@ -219,6 +220,7 @@ class Writer:
         self.n = 0
         self.plans = set()
         self.log = os.path.join(root, "coderef", "workorder-log.txt")
+        self.log_lines = []
 
     def atomic(self, path, text):
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -247,8 +249,16 @@ class Writer:
             self.atomic(os.path.join(self.root, "coderef", "stubs", f"s{i}", "stub.json"), json.dumps(
                 {"feature_name": f"s{i}", "priority": "high", "status": f"v{self.n}"}))
         else:
-            with open(self.log, "a") as f:
-                f.write(f"WO-SOAK-{self.n} | alpha | change {self.n} | 2026-11-26T10:00:00Z\n")
+            # The log is kept between 100 and 200 lines (a rotation: the
+            # file replaced by its last 100 lines), so the state stays
+            # bounded and RSS can be judged.
+            self.log_lines.append(f"WO-SOAK-{self.n} | alpha | change {self.n} | 2026-11-26T10:00:00Z\n")
+            if len(self.log_lines) > 200:
+                self.log_lines = self.log_lines[-100:]
+                self.atomic(self.log, "".join(self.log_lines))
+            else:
+                with open(self.log, "a") as f:
+                    f.write(self.log_lines[-1])
 
     def disk_plans(self):
         out = {}
