@@ -206,6 +206,7 @@ class GatewayServer::Impl {
   std::deque<FeedUpdate> feed_queue_;
   size_t feed_cursor_ = 0;     // events of feed_queue_.front() already applied
   bool drain_posted_ = false;  // a DrainFeed continuation is queued
+  size_t avg_frame_bytes_ = 1024;  // of the last run of events (sizes runs)
   bool stopping_ = false;
   int pending_upgrades_ = 0;
   int port_ = 0;
@@ -551,17 +552,19 @@ void GatewayServer::Impl::DrainFeed() {
         MaybePump();
         return;
       }
-      // A run of events goes to each live client as one write.
+      // A run of events goes to each live client as one write. Its length
+      // comes from the frame size seen so far (events' JSON sizes vary
+      // little), so the run stays within the budget.
+      size_t fit = (budget - queued) / std::max<size_t>(1, avg_frame_bytes_);
+      size_t n = std::clamp<size_t>(fit, 1, kSliceEvents - events);
+      n = std::min(n, u.events.size() - feed_cursor_);
       std::vector<ReceivedEvent> run;
-      run.reserve(std::min(kSliceEvents - events, u.events.size() - feed_cursor_));
-      size_t run_bytes = 0;
-      while (feed_cursor_ < u.events.size() && events < kSliceEvents &&
-             queued + run_bytes < budget) {
-        run_bytes += static_cast<size_t>(u.events[feed_cursor_].event.ByteSizeLong());
-        run.push_back(std::move(u.events[feed_cursor_++]));
-        ++events;
-      }
-      queued += hub_->OnEvents(std::move(run));
+      run.reserve(n);
+      for (size_t i = 0; i < n; ++i) run.push_back(std::move(u.events[feed_cursor_++]));
+      events += n;
+      size_t bytes = hub_->OnEvents(std::move(run));
+      queued += bytes;
+      if (bytes > 0) avg_frame_bytes_ = bytes / n;
     }
     feed_cursor_ = 0;
     feed_queue_.pop_front();
