@@ -14,13 +14,6 @@ namespace {
 
 constexpr int kMaxPollMs = 100;
 constexpr int kMaxMessagesPerRound = 2000;
-// While events stream in, hand them to the io thread at most every
-// millisecond (or every 256 events): each hand-over may wake the io thread,
-// and at tens of thousands of events per second those wake-ups cost more
-// than the events. A lone event (nothing handed over in the last
-// millisecond) goes at once; snapshots and liveness changes always do.
-constexpr auto kCoalesceWindow = std::chrono::milliseconds(1);
-constexpr size_t kCoalesceMaxEvents = 256;
 
 void ApplyCommon(zmq::socket_t& s, const CurveKeys& curve) {
   s.set(zmq::sockopt::linger, 0);
@@ -106,10 +99,6 @@ void FeedClient::RunOnce() {
         .Kv("curve", !options_.curve.server_public.empty());
 
     std::vector<zmq::message_t> parts;
-    std::vector<FeedUpdate> pending;  // taken from sync, not yet handed over
-    size_t pending_events = 0;
-    bool pending_urgent = false;      // holds something other than events
-    auto last_handoff = std::chrono::steady_clock::now() - kCoalesceWindow;
     while (!stop_.load(std::memory_order_relaxed)) {
       std::string request_id;
       bool reset = false;
@@ -128,7 +117,6 @@ void FeedClient::RunOnce() {
 
       int timeout = static_cast<int>(
           std::min<int64_t>(kMaxPollMs, sync.TimeUntilNextTick().count()));
-      if (!pending.empty()) timeout = 1;  // the coalescing window is due
       zmq::pollitem_t items[] = {{sub.handle(), 0, ZMQ_POLLIN, 0},
                                  {dealer.handle(), 0, ZMQ_POLLIN, 0}};
       zmq::poll(items, 2, std::chrono::milliseconds(std::max(timeout, 1)));
@@ -168,20 +156,8 @@ void FeedClient::RunOnce() {
         sync.OnSnapshotChunk(std::move(chunk));
       }
       sync.Tick();
-      for (FeedUpdate& u : sync.TakeUpdates()) {
-        if (u.type == FeedUpdate::Type::kEvents) pending_events += u.events.size();
-        else pending_urgent = true;
-        pending.push_back(std::move(u));
-      }
-      auto now = std::chrono::steady_clock::now();
-      if (!pending.empty() && (pending_urgent || pending_events >= kCoalesceMaxEvents ||
-                               now - last_handoff >= kCoalesceWindow)) {
-        sink_(std::move(pending));
-        pending.clear();
-        pending_events = 0;
-        pending_urgent = false;
-        last_handoff = now;
-      }
+      std::vector<FeedUpdate> updates = sync.TakeUpdates();
+      if (!updates.empty()) sink_(std::move(updates));
     }
   }
 }

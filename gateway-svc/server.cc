@@ -93,7 +93,9 @@ FramePtr MakeWsFrame(std::string json) {
 // client reads one WebSocket message per frame. Asio gathers at most 16
 // buffers per write (asio/detail/consuming_buffers.hpp) and a connection
 // writes once per turn of the io loop, so one event per buffer pair would
-// cap a connection at 8 events per turn.
+// cap a connection at 8 events per turn. Its payload() is those raw bytes
+// (what --max-queue-bytes and the bytes_out metric count), not JSON; batch
+// frames go only to sockets, never to the history.
 FramePtr MakeWsBatch(const std::vector<FramePtr>& frames) {
   std::string raw;
   size_t size = 0;

@@ -754,6 +754,7 @@ std::vector<v1::ChangeEvent> WatcherCore::Flush() {
   }
   std::set<std::string> files;
   files.swap(dirty_files_);
+  last_flush_files_ = files.size();
   if (options_.load_threads > 1 && files.size() >= 2 * kMinFilesPerThread) {
     // In chunks, so a rescan of every file holds a few thousand freshly
     // read items at a time, not a second copy of the whole state.

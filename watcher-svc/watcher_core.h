@@ -98,6 +98,8 @@ class WatcherCore {
   void ScheduleRescan(const std::string& reason);
 
   const StateStore& state() const { return state_; }
+  // Files read and compared by the last Flush() (a rescan reads them all).
+  size_t last_flush_files() const { return last_flush_files_; }
   const std::vector<ProjectEntry>& projects() const { return projects_; }
 
  private:
@@ -187,6 +189,7 @@ class WatcherCore {
   bool full_rescan_ = false;
   std::set<std::string> failed_watches_;
   std::vector<DeferredList>* deferred_lists_ = nullptr;  // set during a large scan (Flush)
+  size_t last_flush_files_ = 0;
 
   StateStore state_;
 };

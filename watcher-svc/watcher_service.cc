@@ -222,7 +222,7 @@ int WatcherService::Run() {
       publisher->Publish(&events, batcher.first_change_unix_us());
       // A large batch (a checkout, a rescan) leaves its temporaries in the
       // malloc arenas of the loop and the loader threads: give them back.
-      if (events.size() >= 10000) {
+      if (events.size() >= 10000 || core.last_flush_files() >= 10000) {
         std::vector<v1::ChangeEvent>().swap(events);
         ::malloc_trim(0);
       }
