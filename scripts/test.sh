@@ -11,22 +11,27 @@
 #   6 topology    tests/topology/run.sh                     (if present)
 #   7 bench       scripts/bench.sh --smoke                   (if present)
 #   8 sanitizers  dev preset (ASan+UBSan): build + ctest;
-#                 tsan preset: build + ctest -L concurrency
+#                 tsan preset: build (TSAN_TARGETS) + ctest -L concurrency
 #                 (only when CI=true or CODEREF_SANITIZERS=1)
+#   9 fuzz        scripts/fuzz.sh --short: builds the fuzz preset (clang,
+#                 libFuzzer + ASan/UBSan) and runs every target briefly
 #
 # Environment:
 #   SKIP_DEPS=1 SKIP_BUILD=1 SKIP_CTEST=1 SKIP_WEB=1 SKIP_COMPOSE=1
-#   SKIP_TOPOLOGY=1 SKIP_BENCH=1 SKIP_SANITIZERS=1   skip that stage
+#   SKIP_TOPOLOGY=1 SKIP_BENCH=1 SKIP_SANITIZERS=1 SKIP_FUZZ=1   skip that stage
 #   CODEREF_SANITIZERS=1   run stage 8 outside CI too (0 turns it off in CI)
 #   CTEST_PARALLEL=2       parallel ctest jobs for unit/integration tests
 #   CTEST_TIMEOUT=300      per-test timeout (s) for tests without their own
 #   JOBS=2                 build parallelism
 #   CTEST_ARGS="..."       extra ctest arguments (e.g. "-R watcher")
-#   TSAN_TARGETS="a b"     build only these targets in the tsan preset (default: all;
-#                          the concurrency-labelled tests' binaries are enough)
+#   TSAN_TARGETS="a b"     build only these targets in the tsan preset (default: the
+#                          services and the concurrency-labelled tests' binaries)
+#   FUZZ_SECONDS=10        seconds per fuzz target in stage 9
 #
-# Time budget: about 20 minutes on 2 cores with the sanitizer stage (three
-# builds: release, dev, tsan), under 10 without it.
+# Time budget: about 15 minutes on 2 cores from a fresh clone with the
+# sanitizer stage (four builds: release, dev, tsan targets, fuzz targets;
+# test code is compiled at -O0 and without ASan, see tests/CMakeLists.txt),
+# under 10 without it.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -52,11 +57,11 @@ fmt_secs() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 stage() {
   local n="$1" name="$2" skipvar="$3" fn="$4"
   if [[ "${!skipvar:-}" == 1 ]]; then
-    printf '%s==> [%s/8] %s: skipped (%s=1)%s\n' "$Y" "$n" "$name" "$skipvar" "$N"
+    printf '%s==> [%s/9] %s: skipped (%s=1)%s\n' "$Y" "$n" "$name" "$skipvar" "$N"
     SUMMARY+=("$(printf '%-11s skipped (%s=1)' "$name" "$skipvar")")
     return 0
   fi
-  printf '\n%s==> [%s/8] %s%s\n' "$B" "$n" "$name" "$N"
+  printf '\n%s==> [%s/9] %s%s\n' "$B" "$n" "$name" "$N"
   local t0=$SECONDS rc
   set +e
   ( set -euo pipefail; "$fn" )
@@ -64,15 +69,15 @@ stage() {
   set -e
   local dt=$((SECONDS - t0))
   if ((rc == 0)); then
-    printf '%s==> [%s/8] %s: ok in %s%s\n' "$G" "$n" "$name" "$(fmt_secs $dt)" "$N"
+    printf '%s==> [%s/9] %s: ok in %s%s\n' "$G" "$n" "$name" "$(fmt_secs $dt)" "$N"
     SUMMARY+=("$(printf '%-11s ok       %s' "$name" "$(fmt_secs $dt)")")
     # (the build is incremental: never suggest skipping it)
     [[ "$skipvar" == SKIP_BUILD ]] || PASSED_SKIPS+=("$skipvar=1")
   elif ((rc == 99)); then  # the stage decided it had nothing to do
-    printf '%s==> [%s/8] %s: not applicable (%s)%s\n' "$Y" "$n" "$name" "$(fmt_secs $dt)" "$N"
+    printf '%s==> [%s/9] %s: not applicable (%s)%s\n' "$Y" "$n" "$name" "$(fmt_secs $dt)" "$N"
     SUMMARY+=("$(printf '%-11s n/a' "$name")")
   else
-    printf '\n%s==> [%s/8] %s: FAILED (exit %s) after %s%s\n' "$R" "$n" "$name" "$rc" "$(fmt_secs $dt)" "$N"
+    printf '\n%s==> [%s/9] %s: FAILED (exit %s) after %s%s\n' "$R" "$n" "$name" "$rc" "$(fmt_secs $dt)" "$N"
     printf '    the cause is in the output just above this line.\n'
     if ((${#PASSED_SKIPS[@]})); then
       printf '    to retry from this stage: %s scripts/test.sh\n' "${PASSED_SKIPS[*]}"
@@ -94,6 +99,11 @@ ctest_run() {
   ctest --preset "$preset" --timeout "$CTEST_TIMEOUT" --no-tests=ignore \
     "${CTEST_EXTRA[@]+"${CTEST_EXTRA[@]}"}" "$@"
 }
+
+# What `ctest -L concurrency` needs in the tsan preset: the two services and
+# the test binaries that carry the label (check with
+# `ctest --preset tsan -N -L concurrency` after a full tsan build).
+TSAN_DEFAULT_TARGETS="watcher-svc gateway-svc faults_system_test faults_hostile_test gateway_integration_test"
 
 # --- stages -------------------------------------------------------------------
 st_deps() { scripts/install-deps.sh --web; }
@@ -159,10 +169,15 @@ st_sanitizers() {
   echo "--- tsan preset: build${TSAN_TARGETS:+ (targets: $TSAN_TARGETS)}"
   cmake --preset tsan
   local targets=()
-  [[ -n "${TSAN_TARGETS:-}" ]] && read -r -a targets <<<"$TSAN_TARGETS"
+  read -r -a targets <<<"${TSAN_TARGETS:-$TSAN_DEFAULT_TARGETS}"
   cmake --build --preset tsan -j"$JOBS" ${targets[@]+--target "${targets[@]}"}
   echo "--- tsan preset: ctest -L concurrency"
   ctest_run tsan -L concurrency
+}
+
+st_fuzz() {
+  [[ -x scripts/fuzz.sh ]] || { echo "no scripts/fuzz.sh"; return 99; }
+  scripts/fuzz.sh --short
 }
 
 stage 1 deps       SKIP_DEPS       st_deps
@@ -173,6 +188,7 @@ stage 5 compose    SKIP_COMPOSE    st_compose
 stage 6 topology   SKIP_TOPOLOGY   st_topology
 stage 7 bench      SKIP_BENCH      st_bench
 stage 8 sanitizers SKIP_SANITIZERS st_sanitizers
+stage 9 fuzz       SKIP_FUZZ       st_fuzz
 
 print_summary
 printf '%sall stages passed%s\n' "$G" "$N"

@@ -43,8 +43,11 @@ int main(int argc, char** argv) {
   flags.Add("poll-ms", o.poll_ms, "Poll every N ms instead of inotify (0 = inotify)")
       ->check(CLI::Range(0, 3600000));
   flags.Add("workorder-log", workorder_logs, "Extra workorder log file to tail (repeatable)");
-  flags.Add("pub-hwm", o.pub_hwm, "PUB high-water mark (messages per subscriber)")
+  flags.Add("pub-hwm", o.pub_hwm, "Feed queue per subscriber (messages); a full one holds publishing back")
       ->check(CLI::Range(0, 100000000));
+  flags.Add("pub-block-ms", o.pub_block_ms,
+            "How long a subscriber with a full queue may hold publishing back before it is dropped from")
+      ->check(CLI::Range(0, 60000));
   flags.Add("snapshot-chunk-items", o.snapshot_chunk_items, "Items per snapshot chunk")
       ->check(CLI::Range(1u, 1000000u));
   flags.Add("max-watches", o.max_watches, "Refuse watches past this count (testing the watch-limit path; 0 = kernel limit)")

@@ -10,10 +10,11 @@ Publisher::Publisher(zmq::context_t& ctx, PublisherOptions options, const Clock&
                      MetricsRegistry& metrics)
     : options_(std::move(options)),
       clock_(clock),
-      pub_(ctx, zmq::socket_type::pub),
+      pub_(ctx, zmq::socket_type::xpub),
       router_(ctx, zmq::socket_type::router),
       epoch_(RandomHex(16)) {
   pub_.set(zmq::sockopt::sndhwm, options_.pub_hwm);
+  pub_.set(zmq::sockopt::xpub_nodrop, 1);
   pub_.set(zmq::sockopt::linger, 1000);
   router_.set(zmq::sockopt::sndhwm, 0);  // a snapshot is never cut short
   router_.set(zmq::sockopt::linger, 0);
@@ -26,6 +27,76 @@ Publisher::Publisher(zmq::context_t& ctx, PublisherOptions options, const Clock&
   snapshots_ = metrics.Counter("coderef_watcher_snapshots_served_total", "Snapshot requests answered");
   heartbeats_ = metrics.Counter("coderef_watcher_heartbeats_total", "Heartbeats sent");
   seq_gauge_ = metrics.Gauge("coderef_watcher_seq", "Last seq published in this epoch");
+  blocked_total_ = metrics.Counter("coderef_watcher_pub_blocked_total",
+                                   "Times a full subscriber queue held publishing back");
+  lossy_ = metrics.Counter("coderef_watcher_pub_stuck_total",
+                           "Times a subscriber's full queue was given up on after --pub-block-ms");
+  outbox_gauge_ = metrics.Gauge("coderef_watcher_pub_outbox", "Messages waiting for a full subscriber");
+}
+
+void Publisher::Enqueue(std::string topic, const v1::FeedMessage& msg, uint64_t seq) {
+  Outgoing out;
+  out.topic = std::move(topic);
+  msg.SerializeToString(&out.body);
+  out.seq = seq;
+  outbox_.push_back(std::move(out));
+}
+
+bool Publisher::TrySend(const Outgoing& out) {
+  zmq::message_t t(out.topic.data(), out.topic.size());
+  auto sent = pub_.send(t, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+  if (!sent) return false;  // EAGAIN: a matching subscriber's queue is full
+  zmq::message_t b(out.body.data(), out.body.size());
+  // Once the first part is accepted the rest of the message is too.
+  if (!pub_.send(b, zmq::send_flags::dontwait)) send_failures_->Add();
+  if (out.seq) seq_sent_ = out.seq;
+  return true;
+}
+
+bool Publisher::Flush() {
+  auto now = clock_.Now();
+  while (!outbox_.empty()) {
+    if (TrySend(outbox_.front())) {
+      outbox_.pop_front();
+      blocked_ = false;  // progress: the subscribers are reading
+      continue;
+    }
+    if (!blocked_) {
+      blocked_ = true;
+      blocked_since_ = now;
+      blocked_total_->Add();
+      break;
+    }
+    if (now - blocked_since_ < std::chrono::milliseconds(options_.block_ms)) break;
+    // No room for block_ms: while nothing was sent, every subscriber that
+    // reads has emptied its queue, so the full ones are stuck. One message
+    // sent in lossy mode is dropped for them, and ZeroMQ then leaves their
+    // pipes out (they are inactive until they read again), so the rest goes
+    // on losslessly to everyone else.
+    uint64_t seq = outbox_.front().seq;
+    pub_.set(zmq::sockopt::xpub_nodrop, 0);
+    TrySend(outbox_.front());
+    pub_.set(zmq::sockopt::xpub_nodrop, 1);
+    outbox_.pop_front();
+    blocked_ = false;
+    lossy_->Add();
+    LogWarn("pub.subscriber_stuck")
+        .Kv("seq", seq)
+        .Kv("waiting", static_cast<uint64_t>(outbox_.size()))
+        .Kv("block_ms", options_.block_ms)
+        .Kv("reason",
+            "a subscriber's queue (--pub-hwm) stayed full for --pub-block-ms: it is skipped until "
+            "it reads again (it sees the gap in the next heartbeat and re-snapshots); the others "
+            "go on");
+  }
+  outbox_gauge_->Set(static_cast<int64_t>(outbox_.size()));
+  return outbox_.empty();
+}
+
+void Publisher::DrainSubscriptions() {
+  zmq::message_t m;
+  for (int i = 0; i < 1024 && pub_.recv(m, zmq::recv_flags::dontwait); ++i) {
+  }
 }
 
 void Publisher::Publish(std::vector<v1::ChangeEvent>* events, int64_t first_change_us) {
@@ -36,24 +107,26 @@ void Publisher::Publish(std::vector<v1::ChangeEvent>* events, int64_t first_chan
     ev.set_first_change_us(first_change_us);
     ev.set_published_us(clock_.UnixMicros());
     msg.mutable_event()->Swap(&ev);
-    if (!SendTopicMessage(pub_, Topic(msg.event().kind(), msg.event().project()), msg)) {
-      send_failures_->Add();
-    }
+    Enqueue(Topic(msg.event().kind(), msg.event().project()), msg, seq_);
     msg.mutable_event()->Swap(&ev);
     published_->Add();
   }
   seq_gauge_->Set(static_cast<int64_t>(seq_));
+  Flush();
 }
 
 void Publisher::Heartbeat(uint32_t interval_ms) {
   v1::FeedMessage msg;
   auto* hb = msg.mutable_heartbeat();
   hb->set_epoch(epoch_);
-  hb->set_seq(seq_);
+  hb->set_seq(seq_);  // goes out after every event up to seq_ (the outbox keeps order)
   hb->set_sent_us(clock_.UnixMicros());
   hb->set_interval_ms(interval_ms);
-  if (!SendTopicMessage(pub_, std::string(kHeartbeatTopic), msg)) send_failures_->Add();
+  // One heartbeat waiting is enough: a newer one replaces it.
+  if (!outbox_.empty() && outbox_.back().seq == 0) outbox_.pop_back();
+  Enqueue(std::string(kHeartbeatTopic), msg, 0);
   heartbeats_->Add();
+  Flush();
 }
 
 void Publisher::ServeSnapshots(const StateStore& state) {

@@ -1,11 +1,24 @@
 // Publisher: the watcher's ZeroMQ side. Numbers events (epoch + gap-free
-// seq), publishes them on PUB as [topic, FeedMessage], sends heartbeats,
-// and answers snapshot requests on the ROUTER from the published state
-// (the ZeroMQ guide's Clone pattern). Owns both sockets; used only by the
+// seq), publishes them as [topic, FeedMessage], sends heartbeats, and
+// answers snapshot requests on the ROUTER from the published state (the
+// ZeroMQ guide's Clone pattern). Owns both sockets; used only by the
 // watcher loop thread.
+//
+// The feed socket is an XPUB with ZMQ_XPUB_NODROP: a subscriber whose queue
+// (--pub-hwm messages) is full holds publishing back instead of silently
+// losing messages. What cannot be sent yet waits, in order, in an outbox
+// that the loop flushes as the subscribers read (a 100,000-file burst to a
+// subscriber that reads slower than the watcher publishes loses nothing).
+// A subscriber that makes no room for `block_ms` is treated as stuck: one
+// message is sent in lossy mode, which drops it for the full queues and
+// makes ZeroMQ skip them until they read again (logged and counted); such
+// a subscriber sees the gap in the next heartbeat and re-snapshots, and
+// the others go on losslessly.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <vector>
 #include <zmq.hpp>
@@ -22,7 +35,8 @@ namespace coderef::watcher {
 struct PublisherOptions {
   std::string pub_endpoint = "tcp://127.0.0.1:5556";
   std::string snapshot_endpoint = "tcp://127.0.0.1:5557";
-  int pub_hwm = 100000;             // messages queued per subscriber before PUB drops
+  int pub_hwm = 100000;             // messages queued per subscriber before it holds publishing back
+  int block_ms = 1000;              // how long a full subscriber may hold it back (< gateways' 3 s watchdog)
   uint32_t chunk_items = 1000;      // items per snapshot chunk (default)
   uint64_t chunk_bytes = 4 << 20;   // soft cap per chunk
   CurveKeys curve;                  // server keys: CURVE on both sockets when set
@@ -35,20 +49,41 @@ class Publisher {
             MetricsRegistry& metrics);
 
   const std::string& epoch() const { return epoch_; }
+  // The last seq assigned (the state and snapshots include it); seq_sent()
+  // is the last one handed to ZeroMQ.
   uint64_t seq() const { return seq_; }
+  uint64_t seq_sent() const { return seq_sent_; }
   const std::string& pub_endpoint() const { return pub_bound_; }
   const std::string& snapshot_endpoint() const { return snapshot_bound_; }
   zmq::socket_t& router() { return router_; }
 
   // Stamps epoch, seq, first_change_us and published_us on each event and
-  // publishes them in order.
+  // publishes them in order (what a full subscriber holds back waits in
+  // the outbox).
   void Publish(std::vector<v1::ChangeEvent>* events, int64_t first_change_us);
+  // A heartbeat, after every event already published.
   void Heartbeat(uint32_t interval_ms);
+  // Sends what waits in the outbox, in order, until a subscriber's queue is
+  // full (or, once it has been full for block_ms, to everyone who has
+  // room). Returns true when the outbox is empty. The loop calls it while
+  // pending(), every few milliseconds.
+  bool Flush();
+  bool pending() const { return !outbox_.empty(); }
+  size_t outbox_size() const { return outbox_.size(); }
+  // Reads the subscription messages the XPUB socket queues for us.
+  void DrainSubscriptions();
   // Answers every pending snapshot request (non-blocking drain).
   void ServeSnapshots(const StateStore& state);
 
  private:
   void AnswerSnapshot(const std::vector<zmq::message_t>& request, const StateStore& state);
+  struct Outgoing {
+    std::string topic;
+    std::string body;
+    uint64_t seq = 0;       // of the event; 0 for a heartbeat
+  };
+  void Enqueue(std::string topic, const v1::FeedMessage& msg, uint64_t seq);
+  bool TrySend(const Outgoing& out);
 
   PublisherOptions options_;
   const Clock& clock_;
@@ -57,7 +92,14 @@ class Publisher {
   std::string pub_bound_, snapshot_bound_;
   std::string epoch_;
   uint64_t seq_ = 0;
+  uint64_t seq_sent_ = 0;
+  std::deque<Outgoing> outbox_;
+  bool blocked_ = false;
+  std::chrono::steady_clock::time_point blocked_since_{};
   Metric* published_ = nullptr;
+  Metric* blocked_total_ = nullptr;
+  Metric* lossy_ = nullptr;
+  Metric* outbox_gauge_ = nullptr;
   Metric* send_failures_ = nullptr;
   Metric* snapshots_ = nullptr;
   Metric* heartbeats_ = nullptr;

@@ -100,6 +100,7 @@ int WatcherService::Run() {
     po.pub_endpoint = options_.pub;
     po.snapshot_endpoint = options_.snapshot;
     po.pub_hwm = options_.pub_hwm;
+    po.block_ms = options_.pub_block_ms;
     po.chunk_items = options_.snapshot_chunk_items;
     po.curve = options_.curve;
     publisher = std::make_unique<Publisher>(ctx, po, clock, metrics);
@@ -182,6 +183,8 @@ int WatcherService::Run() {
     if (batcher.open()) wake = std::min(wake, batcher.Deadline());
     if (backend->fd() < 0) wake = std::min(wake, next_poll);
     if (core.has_failed_watches()) wake = std::min(wake, next_retry);
+    // A full subscriber holds the outbox back: try again shortly.
+    if (publisher->pending()) wake = std::min(wake, now + Millis(2));
     long timeout_ms = std::max<long>(
         0, std::chrono::duration_cast<std::chrono::milliseconds>(wake - now).count() + 1);
 
@@ -204,6 +207,8 @@ int WatcherService::Run() {
         stop = true;
       }
     }
+    publisher->DrainSubscriptions();
+    if (publisher->pending()) publisher->Flush();
     now = clock.Now();
     raw.clear();
     if (backend->fd() >= 0 && (items[2].revents & ZMQ_POLLIN)) {
@@ -236,6 +241,16 @@ int WatcherService::Run() {
     if (items.size() > fixed)
       http.OnPoll(std::vector<zmq::pollitem_t>(items.begin() + fixed, items.end()));
   }
+  // What a slow subscriber still holds back gets up to one block_ms to go out.
+  auto give_up = clock.Now() + Millis(options_.pub_block_ms);
+  while (publisher->pending() && clock.Now() < give_up) {
+    zmq::poll(static_cast<zmq::pollitem_t*>(nullptr), 0, std::chrono::milliseconds(2));
+    publisher->Flush();
+  }
+  if (publisher->pending())
+    LogWarn("watcher.unsent_at_exit")
+        .Kv("messages", static_cast<uint64_t>(publisher->outbox_size()))
+        .Kv("reason", "a subscriber's queue stayed full until exit");
   ::close(sig_fd);
   LogInfo("watcher.stopped").Kv("epoch", epoch).Kv("seq", publisher->seq());
   return 0;

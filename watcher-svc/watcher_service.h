@@ -27,6 +27,7 @@ struct ServiceOptions {
   int heartbeat_ms = 1000;
   int poll_ms = 0;  // > 0: PollBackend
   int pub_hwm = 100000;
+  int pub_block_ms = 1000;
   uint32_t snapshot_chunk_items = 1000;
   CurveKeys curve;
   // Test seam: refuse inotify watches past this many (simulates the kernel's

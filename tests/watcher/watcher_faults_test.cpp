@@ -181,6 +181,107 @@ TEST_F(WatcherFaultTest, InvalidUtf8AndNewlineNamesNeverCrash) {
   EXPECT_TRUE(watcher_->proc().Alive());
 }
 
+// A subscriber with a small queue that cannot keep up: `sub` stops reading
+// (rcvhwm 20, a 4 KiB receive buffer), so the watcher's queue for it
+// (--pub-hwm 20) fills. Returns the number read.
+struct SlowSubscriber {
+  explicit SlowSubscriber(const std::string& pub) : sub(ctx, zmq::socket_type::sub) {
+    sub.set(zmq::sockopt::rcvhwm, 20);
+    sub.set(zmq::sockopt::rcvbuf, 4096);
+    sub.set(zmq::sockopt::subscribe, "");
+    sub.connect(pub);
+  }
+  // Reads one message within `timeout`; false when none came.
+  bool ReadOne(std::chrono::milliseconds timeout) {
+    zmq::pollitem_t item{sub.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, timeout) <= 0) return false;
+    std::vector<zmq::message_t> parts;
+    if (!zmq::recv_multipart(sub, std::back_inserter(parts)) || parts.size() != 2) return false;
+    v1::FeedMessage msg;
+    if (!msg.ParseFromArray(parts[1].data(), static_cast<int>(parts[1].size()))) return false;
+    last_was_heartbeat = msg.has_heartbeat();
+    if (msg.has_heartbeat()) {
+      hb_seq = msg.heartbeat().seq();
+      if (hb_seq > last_seq) heartbeat_ahead = true;
+    } else if (msg.has_event()) {
+      if (msg.event().seq() != last_seq + 1) gaps++;
+      last_seq = msg.event().seq();
+      events++;
+    }
+    return true;
+  }
+  // Reads until the next heartbeat (which follows every event published
+  // before it); false if none came within `timeout`.
+  bool ReadToHeartbeat(std::chrono::milliseconds timeout) {
+    return WaitFor([&] { return ReadOne(50ms) && last_was_heartbeat; }, timeout);
+  }
+  zmq::context_t ctx;
+  zmq::socket_t sub;
+  uint64_t last_seq = 0, hb_seq = 0;
+  size_t events = 0, gaps = 0;
+  bool heartbeat_ahead = false;
+  bool last_was_heartbeat = false;
+};
+
+double WatcherMetric(int port, const std::string& name) {
+  std::string text = HttpGet(port, "/metrics");
+  auto p = text.find("\n" + name + " ");
+  return p == std::string::npos ? -1 : std::atof(text.c_str() + p + name.size() + 2);
+}
+
+TEST_F(WatcherFaultTest, SlowSubscriberHoldsPublishingBackAndLosesNothing) {
+  Start({"--pub-hwm", "20", "--pub-block-ms", "60000"});
+  SlowSubscriber slow(watcher_->pub());
+  ASSERT_TRUE(slow.ReadToHeartbeat(10000ms)) << "subscribed (a heartbeat came)";
+  // 300 plans of ~40 KiB (12 MiB) while `slow` reads nothing: more than the
+  // socket buffers and both 20-message queues hold.
+  const int kFiles = 300;
+  std::string pad(40000, 'x');
+  for (int i = 0; i < kFiles; ++i)
+    WriteFileText(P("coderef/working/f" + std::to_string(i) + "/plan.json"),
+                  "{\"META_DOCUMENTATION\":{\"status\":\"" + pad + "\"}}");
+  ASSERT_TRUE(WaitFor([&] { return WatcherMetric(watcher_->http_port(), "coderef_watcher_pub_blocked_total") >= 1; },
+                      30000ms))
+      << "the full queue held publishing back";
+  // Now read everything: every event, in order, no gap, no heartbeat ahead,
+  // until the watcher has nothing left waiting and a heartbeat follows.
+  ASSERT_TRUE(WaitFor([&] {
+    return slow.ReadToHeartbeat(5000ms) && slow.events >= static_cast<size_t>(kFiles) &&
+           WatcherMetric(watcher_->http_port(), "coderef_watcher_pub_outbox") == 0;
+  }, 60000ms)) << "events " << slow.events;
+  ASSERT_TRUE(slow.ReadToHeartbeat(5000ms));
+  EXPECT_EQ(slow.gaps, 0u);
+  EXPECT_FALSE(slow.heartbeat_ahead) << "a heartbeat announced events the subscriber never got";
+  EXPECT_EQ(slow.last_seq, slow.events) << "seq 1..N, each once";
+  EXPECT_GE(slow.events, static_cast<size_t>(kFiles));
+  EXPECT_EQ(WatcherMetric(watcher_->http_port(), "coderef_watcher_pub_stuck_total"), 0);
+  EXPECT_EQ(watcher_->proc().Log().find("pub.subscriber_stuck"), std::string::npos);
+}
+
+TEST_F(WatcherFaultTest, StuckSubscriberDoesNotHoldTheOthersBack) {
+  Start({"--pub-hwm", "1000", "--pub-block-ms", "300"});
+  SlowSubscriber stuck(watcher_->pub());  // never reads after subscribing
+  ASSERT_TRUE(stuck.ReadToHeartbeat(10000ms));
+  // 6,000 plans of ~1 KiB: more than the stuck subscriber's socket buffers
+  // and its 1,000-message queue hold.
+  const int kFiles = 6000;
+  std::string pad(1000, 'x');
+  for (int i = 0; i < kFiles; ++i)
+    WriteFileText(P("coderef/working/g" + std::to_string(i) + "/plan.json"),
+                  "{\"META_DOCUMENTATION\":{\"status\":\"" + pad + "\"}}");
+  // The reading subscriber gets every event, in order.
+  auto& events = probe_->CollectEvents(kFiles, 60000ms);
+  std::string log = watcher_->proc().Log();
+  ASSERT_GE(events.size(), static_cast<size_t>(kFiles)) << log.substr(log.size() > 4000 ? log.size() - 4000 : 0);
+  for (size_t i = 0; i < events.size(); ++i) ASSERT_EQ(events[i].seq(), i + 1);
+  ASSERT_TRUE(watcher_->proc().WaitForLog("pub.subscriber_stuck")) << "the drop is logged with its reason";
+  EXPECT_GT(WatcherMetric(watcher_->http_port(), "coderef_watcher_pub_stuck_total"), 0);
+  // The stuck one lost messages, and can tell: a heartbeat ahead of its events.
+  ASSERT_TRUE(WaitFor([&] { return stuck.ReadToHeartbeat(5000ms) && stuck.hb_seq >= events.size(); }, 30000ms));
+  EXPECT_LT(stuck.events, events.size());
+  EXPECT_TRUE(stuck.heartbeat_ahead || stuck.gaps > 0);
+}
+
 TEST_F(WatcherFaultTest, HeartbeatsHealthAndMetrics) {
   Start();
   WriteFileText(P("coderef/working/h/plan.json"), Plan("h", "1"));
