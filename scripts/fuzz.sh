@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs the libFuzzer targets of fuzz/ (see fuzz/README.md).
 #
-#   scripts/fuzz.sh --short            20 s per target (the test command's run)
+#   scripts/fuzz.sh --short            10 s per target, 2 at a time (the test command's run;
+#                                      FUZZ_SECONDS=N changes the length)
 #   scripts/fuzz.sh                    10 min per target (the documented long run)
 #   scripts/fuzz.sh --time 3600 --target feed     one target, one hour
 #
 # Options:
-#   --short            20 s per target
+#   --short            10 s per target (FUZZ_SECONDS overrides), two targets at a time
 #   --time SECONDS     seconds per target (default 600)
 #   --target NAME      only this target (repeatable): registry item_parser
 #                      workorder_log feed client_ws query
@@ -39,7 +40,7 @@ ALL_TARGETS=(registry item_parser workorder_log feed client_ws query)
 
 while (($#)); do
   case "$1" in
-    --short) SECONDS_PER_TARGET=20 ;;
+    --short) SECONDS_PER_TARGET="${FUZZ_SECONDS:-10}"; JOBS=2 ;;
     --time) SECONDS_PER_TARGET="$2"; shift ;;
     --target) TARGETS+=("$2"); shift ;;
     --jobs) JOBS="$2"; shift ;;

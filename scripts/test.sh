@@ -103,7 +103,7 @@ ctest_run() {
 # What `ctest -L concurrency` needs in the tsan preset: the two services and
 # the test binaries that carry the label (check with
 # `ctest --preset tsan -N -L concurrency` after a full tsan build).
-TSAN_DEFAULT_TARGETS="watcher-svc gateway-svc faults_system_test faults_hostile_test gateway_integration_test"
+TSAN_DEFAULT_TARGETS="watcher-svc gateway-svc faults_system_test faults_hostile_test gateway_integration_test watcher_integration_test"
 
 # --- stages -------------------------------------------------------------------
 st_deps() { scripts/install-deps.sh --web; }
@@ -172,7 +172,7 @@ st_sanitizers() {
   read -r -a targets <<<"${TSAN_TARGETS:-$TSAN_DEFAULT_TARGETS}"
   cmake --build --preset tsan -j"$JOBS" ${targets[@]+--target "${targets[@]}"}
   echo "--- tsan preset: ctest -L concurrency"
-  ctest_run tsan -L concurrency
+  ctest_run tsan -L concurrency -j"$CTEST_PARALLEL"
 }
 
 st_fuzz() {
