@@ -12,7 +12,9 @@
 #   --target NAME      only this target (repeatable): registry item_parser
 #                      workorder_log feed client_ws query
 #   --jobs N           run N targets at once (default 1; the machine is shared)
-#   --no-build         use the existing build/fuzz
+#   --no-build         use the existing build (build/fuzz, or --build-dir)
+#   --build-dir DIR    where the fuzzers are (default build/fuzz; the dev
+#                      preset's build/dev has them too)
 #   --merge            afterwards, minimise the run's new inputs into
 #                      fuzz/corpus/<target>/ (review before committing)
 #
@@ -35,6 +37,7 @@ SECONDS_PER_TARGET=600
 JOBS=1
 BUILD=1
 MERGE=0
+BUILD_DIR_ARG=""
 TARGETS=()
 ALL_TARGETS=(registry item_parser workorder_log feed client_ws query)
 
@@ -45,6 +48,7 @@ while (($#)); do
     --target) TARGETS+=("$2"); shift ;;
     --jobs) JOBS="$2"; shift ;;
     --no-build) BUILD=0 ;;
+    --build-dir) BUILD_DIR_ARG="$2"; shift ;;
     --merge) MERGE=1 ;;
     -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
@@ -53,7 +57,7 @@ while (($#)); do
 done
 ((${#TARGETS[@]})) || TARGETS=("${ALL_TARGETS[@]}")
 
-BUILD_DIR="$ROOT/build/fuzz"
+BUILD_DIR="${BUILD_DIR_ARG:-$ROOT/build/fuzz}"
 if ((BUILD)); then
   command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
   cmake --preset fuzz >/dev/null

@@ -10,11 +10,12 @@
 #   5 compose     docker-compose config -q with .env.example
 #   6 topology    tests/topology/run.sh                     (if present)
 #   7 bench       scripts/bench.sh --smoke                   (if present)
-#   8 sanitizers  dev preset (ASan+UBSan): build + ctest;
+#   8 sanitizers  dev preset (clang, ASan+UBSan, + fuzzers): build + ctest;
 #                 tsan preset: build (TSAN_TARGETS) + ctest -L concurrency
 #                 (only when CI=true or CODEREF_SANITIZERS=1)
-#   9 fuzz        scripts/fuzz.sh --short: builds the fuzz preset (clang,
-#                 libFuzzer + ASan/UBSan) and runs every target briefly
+#   9 fuzz        scripts/fuzz.sh --short: every libFuzzer target for 10 s
+#                 (the fuzzers of stage 8's dev build, or else it builds the
+#                 fuzz preset)
 #
 # Environment:
 #   SKIP_DEPS=1 SKIP_BUILD=1 SKIP_CTEST=1 SKIP_WEB=1 SKIP_COMPOSE=1
@@ -29,7 +30,7 @@
 #   FUZZ_SECONDS=10        seconds per fuzz target in stage 9
 #
 # Time budget: about 15 minutes on 2 cores from a fresh clone with the
-# sanitizer stage (four builds: release, dev, tsan targets, fuzz targets;
+# sanitizer stage (three builds: release, dev with the fuzzers, tsan targets;
 # test code is compiled at -O0 and without ASan, see tests/CMakeLists.txt),
 # under 10 without it.
 set -euo pipefail
@@ -177,7 +178,13 @@ st_sanitizers() {
 
 st_fuzz() {
   [[ -x scripts/fuzz.sh ]] || { echo "no scripts/fuzz.sh"; return 99; }
-  scripts/fuzz.sh --short
+  # Stage 8's dev build (clang, ASan+UBSan) holds the fuzzers: reuse it.
+  if [[ -x build/dev/fuzz/registry_fuzzer && "${SKIP_SANITIZERS:-}" != 1 ]]; then
+    cmake --build --preset dev -j"$JOBS" --target fuzzers
+    scripts/fuzz.sh --short --no-build --build-dir "$ROOT/build/dev"
+  else
+    scripts/fuzz.sh --short
+  fi
 }
 
 stage 1 deps       SKIP_DEPS       st_deps
