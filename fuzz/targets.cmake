@@ -4,12 +4,14 @@
 set(CODEREF_FUZZ_WATCHER_TARGETS registry item_parser workorder_log)
 set(CODEREF_FUZZ_GATEWAY_TARGETS feed client_ws query)
 
-set(fuzz_registry_LIBS coderef::watcher)
-set(fuzz_item_parser_LIBS coderef::watcher)
-set(fuzz_workorder_log_LIBS coderef::watcher)
-set(fuzz_feed_LIBS coderef::gateway nlohmann_json::nlohmann_json)
-set(fuzz_client_ws_LIBS coderef::gateway nlohmann_json::nlohmann_json)
-set(fuzz_query_LIBS coderef::gateway nlohmann_json::nlohmann_json)
+# (the small libraries: the fuzz build then compiles neither the gateway's
+# websocketpp server nor the CLI11 flags nor the watcher's loop)
+set(fuzz_registry_LIBS coderef::watcher_parsers)
+set(fuzz_item_parser_LIBS coderef::watcher_parsers)
+set(fuzz_workorder_log_LIBS coderef::watcher_parsers)
+set(fuzz_feed_LIBS coderef::gateway_core nlohmann_json::nlohmann_json)
+set(fuzz_client_ws_LIBS coderef::gateway_core nlohmann_json::nlohmann_json)
+set(fuzz_query_LIBS coderef::gateway_core nlohmann_json::nlohmann_json)
 
 set(CODEREF_FUZZ_TARGETS ${CODEREF_FUZZ_WATCHER_TARGETS})
 if(TARGET coderef_gateway)

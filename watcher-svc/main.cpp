@@ -12,6 +12,7 @@
 
 #include "common/flags.h"
 #include "common/log.h"
+#include "watcher-svc/curve_auth.h"
 #include "watcher-svc/file_system.h"
 #include "watcher-svc/watcher_service.h"
 
@@ -54,6 +55,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 100000000));
   flags.Add("curve-secret-key", curve_secret, "CURVE server secret key (Z85 or key file): encrypt and authenticate the feed");
   flags.Add("curve-public-key", curve_public, "CURVE server public key (Z85 or key file), for logging");
+  flags.Add("curve-allowed-clients", o.curve_allowed_clients,
+            "File (one Z85 client public key per line, # comments) or directory of such files: only these "
+            "CURVE clients are accepted; re-read on SIGHUP and when it changes");
   flags.Add("log-format", log_format, "Log format: text or json")->check(CLI::IsMember({"text", "json"}));
   flags.Add("log-level", log_level, "Log level: debug, info, warn, error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
@@ -83,6 +87,13 @@ int main(int argc, char** argv) {
     std::string err;
     o.curve.server_secret = LoadCurveKey(curve_secret, &err);
     if (o.curve.server_secret.empty()) FlagError("--curve-secret-key", err);
+  }
+  if (!o.curve_allowed_clients.empty()) {
+    if (o.curve.server_secret.empty()) FlagError("--curve-allowed-clients", "needs --curve-secret-key (CURVE)");
+    o.curve_allowed_clients = absolute(o.curve_allowed_clients);  // SIGHUP reloads from the same file
+    std::string err;
+    if (!watcher::LoadCurveAllowList(o.curve_allowed_clients, &o.curve_allowed_keys, &err))
+      FlagError("--curve-allowed-clients", err);
   }
   if (!o.http.empty()) {
     std::string host;

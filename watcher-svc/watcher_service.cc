@@ -11,6 +11,7 @@
 #include "common/flags.h"
 #include "common/log.h"
 #include "watcher-svc/batcher.h"
+#include "watcher-svc/curve_auth.h"
 #include "watcher-svc/http_server.h"
 #include "watcher-svc/inotify_backend.h"
 #include "watcher-svc/poll_backend.h"
@@ -94,6 +95,18 @@ int WatcherService::Run() {
   }
 
   zmq::context_t ctx(1);
+  // The ZAP handler is bound before the feed sockets and destroyed after
+  // them (declaration order), so no CURVE client ever gets in unchecked.
+  std::unique_ptr<ZapAuthenticator> zap;
+  if (!options_.curve_allowed_clients.empty()) {
+    try {
+      zap = std::make_unique<ZapAuthenticator>(ctx, options_.curve_allowed_clients,
+                                               options_.curve_allowed_keys, metrics);
+    } catch (const zmq::error_t& e) {
+      LogError("curve.zap_bind_failed").Kv("error", e.what());
+      return 1;
+    }
+  }
   std::unique_ptr<Publisher> publisher;
   try {
     PublisherOptions po;
@@ -203,8 +216,13 @@ int WatcherService::Run() {
     if (items[1].revents & ZMQ_POLLIN) {
       struct signalfd_siginfo si;
       if (::read(sig_fd, &si, sizeof si) == sizeof si) {
-        LogInfo("watcher.stopping").Kv("signal", static_cast<int>(si.ssi_signo));
-        stop = true;
+        if (si.ssi_signo == SIGHUP && zap) {
+          LogInfo("watcher.reload").Kv("signal", static_cast<int>(si.ssi_signo)).Kv("what", "curve allow-list");
+          zap->RequestReload();
+        } else {
+          LogInfo("watcher.stopping").Kv("signal", static_cast<int>(si.ssi_signo));
+          stop = true;
+        }
       }
     }
     publisher->DrainSubscriptions();

@@ -2,11 +2,13 @@
 // backend's fd (or lists folders every --poll-ms), the snapshot ROUTER, the
 // HTTP port and a signalfd; flushes batches when the Batcher says so;
 // sends heartbeats. When nothing happens, only the heartbeat timer wakes
-// it (no polling loop with inotify). Run() returns on SIGTERM/SIGINT.
+// it (no polling loop with inotify). Run() returns on SIGTERM/SIGINT (and
+// SIGHUP, unless --curve-allowed-clients is set: then SIGHUP re-reads it).
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,10 @@ struct ServiceOptions {
   int pub_block_ms = 1000;
   uint32_t snapshot_chunk_items = 1000;
   CurveKeys curve;
+  // --curve-allowed-clients: when not empty, a ZAP handler (curve_auth.h)
+  // admits only these client keys (already loaded from that path).
+  std::string curve_allowed_clients;
+  std::set<std::string> curve_allowed_keys;
   // Test seam: refuse inotify watches past this many (simulates the kernel's
   // max_user_watches). 0 = no limit.
   int max_watches = 0;
