@@ -43,7 +43,7 @@ struct GwConfig : public websocketpp::config::asio {
   // cost little memory (the buffer is inside every connection object, which
   // websocketpp makes about 6 KB with it at 2048). Larger frames and the
   // upgrade request are read in several calls.
-  static const size_t connection_read_buffer_size = 512;
+  static const size_t connection_read_buffer_size = 256;
   // No websocketpp logging at all: access logging off on the hot path; our
   // own structured logs name every drop.
   static const websocketpp::log::level elog_level = websocketpp::log::elevel::none;
