@@ -49,7 +49,6 @@ bool Publisher::TrySend(const Outgoing& out) {
   zmq::message_t b(out.body.data(), out.body.size());
   // Once the first part is accepted the rest of the message is too.
   if (!pub_.send(b, zmq::send_flags::dontwait)) send_failures_->Add();
-  if (out.seq) seq_sent_ = out.seq;
   return true;
 }
 

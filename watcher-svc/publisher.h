@@ -49,10 +49,8 @@ class Publisher {
             MetricsRegistry& metrics);
 
   const std::string& epoch() const { return epoch_; }
-  // The last seq assigned (the state and snapshots include it); seq_sent()
-  // is the last one handed to ZeroMQ.
+  // The last seq assigned (the state and snapshots include it).
   uint64_t seq() const { return seq_; }
-  uint64_t seq_sent() const { return seq_sent_; }
   const std::string& pub_endpoint() const { return pub_bound_; }
   const std::string& snapshot_endpoint() const { return snapshot_bound_; }
   zmq::socket_t& router() { return router_; }
@@ -92,7 +90,6 @@ class Publisher {
   std::string pub_bound_, snapshot_bound_;
   std::string epoch_;
   uint64_t seq_ = 0;
-  uint64_t seq_sent_ = 0;
   std::deque<Outgoing> outbox_;
   bool blocked_ = false;
   std::chrono::steady_clock::time_point blocked_since_{};

@@ -185,27 +185,18 @@ TEST_F(WatcherFaultTest, InvalidUtf8AndNewlineNamesNeverCrash) {
 // (rcvhwm 20, a 4 KiB receive buffer), so the watcher's queue for it
 // (--pub-hwm 20) fills. Returns the number read.
 struct SlowSubscriber {
-  explicit SlowSubscriber(const std::string& pub) : sub(ctx, zmq::socket_type::sub) {
-    sub.set(zmq::sockopt::rcvhwm, 20);
-    sub.set(zmq::sockopt::rcvbuf, 4096);
-    sub.set(zmq::sockopt::subscribe, "");
-    sub.connect(pub);
-  }
+  explicit SlowSubscriber(const WatcherUnderTest& w) : probe(w.pub(), w.snapshot(), "", 20, 4096) {}
   // Reads one message within `timeout`; false when none came.
   bool ReadOne(std::chrono::milliseconds timeout) {
-    zmq::pollitem_t item{sub.handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, timeout) <= 0) return false;
-    std::vector<zmq::message_t> parts;
-    if (!zmq::recv_multipart(sub, std::back_inserter(parts)) || parts.size() != 2) return false;
-    v1::FeedMessage msg;
-    if (!msg.ParseFromArray(parts[1].data(), static_cast<int>(parts[1].size()))) return false;
-    last_was_heartbeat = msg.has_heartbeat();
-    if (msg.has_heartbeat()) {
-      hb_seq = msg.heartbeat().seq();
+    auto msg = probe.Recv(timeout);
+    if (!msg) return false;
+    last_was_heartbeat = msg->has_heartbeat();
+    if (msg->has_heartbeat()) {
+      hb_seq = msg->heartbeat().seq();
       if (hb_seq > last_seq) heartbeat_ahead = true;
-    } else if (msg.has_event()) {
-      if (msg.event().seq() != last_seq + 1) gaps++;
-      last_seq = msg.event().seq();
+    } else if (msg->has_event()) {
+      if (msg->event().seq() != last_seq + 1) gaps++;
+      last_seq = msg->event().seq();
       events++;
     }
     return true;
@@ -215,8 +206,7 @@ struct SlowSubscriber {
   bool ReadToHeartbeat(std::chrono::milliseconds timeout) {
     return WaitFor([&] { return ReadOne(50ms) && last_was_heartbeat; }, timeout);
   }
-  zmq::context_t ctx;
-  zmq::socket_t sub;
+  FeedProbe probe;  // small queues: rcvhwm 20, a 4 KiB receive buffer
   uint64_t last_seq = 0, hb_seq = 0;
   size_t events = 0, gaps = 0;
   bool heartbeat_ahead = false;
@@ -231,7 +221,7 @@ double WatcherMetric(int port, const std::string& name) {
 
 TEST_F(WatcherFaultTest, SlowSubscriberHoldsPublishingBackAndLosesNothing) {
   Start({"--pub-hwm", "20", "--pub-block-ms", "60000"});
-  SlowSubscriber slow(watcher_->pub());
+  SlowSubscriber slow(*watcher_);
   ASSERT_TRUE(slow.ReadToHeartbeat(10000ms)) << "subscribed (a heartbeat came)";
   // 300 plans of ~40 KiB (12 MiB) while `slow` reads nothing: more than the
   // socket buffers and both 20-message queues hold.
@@ -260,7 +250,7 @@ TEST_F(WatcherFaultTest, SlowSubscriberHoldsPublishingBackAndLosesNothing) {
 
 TEST_F(WatcherFaultTest, StuckSubscriberDoesNotHoldTheOthersBack) {
   Start({"--pub-hwm", "1000", "--pub-block-ms", "300"});
-  SlowSubscriber stuck(watcher_->pub());  // never reads after subscribing
+  SlowSubscriber stuck(*watcher_);  // never reads after subscribing
   ASSERT_TRUE(stuck.ReadToHeartbeat(10000ms));
   // 6,000 plans of ~1 KiB: more than the stuck subscriber's socket buffers
   // and its 1,000-message queue hold.

@@ -238,9 +238,13 @@ struct Snapshot {
 // A subscriber following the Clone pattern with real ZeroMQ sockets.
 class FeedProbe {
  public:
-  FeedProbe(const std::string& pub, const std::string& snapshot, const std::string& topic = "")
+  // rcvhwm 0 queues everything the watcher sends; a small rcvhwm and rcvbuf
+  // (> 0) make a subscriber whose queue fills when the test stops reading.
+  FeedProbe(const std::string& pub, const std::string& snapshot, const std::string& topic = "",
+            int rcvhwm = 0, int rcvbuf = 0)
       : sub_(ctx_, zmq::socket_type::sub), dealer_(ctx_, zmq::socket_type::dealer) {
-    sub_.set(zmq::sockopt::rcvhwm, 0);
+    sub_.set(zmq::sockopt::rcvhwm, rcvhwm);
+    if (rcvbuf > 0) sub_.set(zmq::sockopt::rcvbuf, rcvbuf);
     sub_.set(zmq::sockopt::subscribe, topic);
     sub_.connect(pub);
     dealer_.set(zmq::sockopt::linger, 0);
