@@ -15,6 +15,13 @@ GatewayMetrics::GatewayMetrics() {
   events_out = r.Counter("coderef_gateway_events_out_total",
                          "Frames queued to WebSocket clients (events and control messages).");
   bytes_out = r.Counter("coderef_gateway_bytes_out_total", "Payload bytes queued to clients.");
+  writes_direct = r.Counter("coderef_gateway_writes_direct_total",
+                            "Frames written straight to a socket with nothing queued before "
+                            "them (one sendmsg, no queueing).");
+  writes_queued = r.Counter("coderef_gateway_writes_queued_total",
+                            "Frames queued behind a write in flight or a full socket buffer.");
+  writes_partial = r.Counter("coderef_gateway_writes_partial_total",
+                             "Direct writes the socket took only part of (the rest is queued).");
   snapshots = r.Counter("coderef_gateway_snapshots_total", "Snapshots applied.");
   feed_gaps = r.Counter("coderef_gateway_feed_gaps_total",
                         "Seq gaps detected on the feed (each triggers a snapshot).");

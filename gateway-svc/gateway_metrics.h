@@ -34,6 +34,9 @@ class GatewayMetrics {
   Metric* events_in;            // events applied from the feed
   Metric* events_out;           // frames queued to clients (events + control)
   Metric* bytes_out;            // payload bytes queued to clients
+  Metric* writes_direct;        // frames written straight to an idle socket
+  Metric* writes_queued;        // frames queued behind a write in flight (or a full socket)
+  Metric* writes_partial;       // direct writes the socket took only part of
   Metric* snapshots;            // snapshots applied
   Metric* feed_gaps;            // seq gaps seen on the feed
   Metric* feed_decode_errors;   // undecodable feed messages
