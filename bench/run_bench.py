@@ -758,7 +758,7 @@ class Bench:
             row("lone saves", f"p50 save→receipt, {R['lone']['clients']} clients (ms)", f1(o["latency"].get("p50_ms")),
                 f1(p["latency"].get("p50_ms")) if p else "-",
                 f2(o["latency"].get("p50_ms", 0) / p["latency"]["p50_ms"]) if p and p["latency"].get("p50_ms") else "-", "", "")
-            row("lone saves", "p99 save→receipt (ms)", f1(o["latency"].get("p99_ms")), f1(p["latency"].get("p99_ms")) if p else "-",
+            row("lone saves", "p99 save→receipt (kernel receive stamp on the client's socket, ms)", f1(o["latency"].get("p99_ms")), f1(p["latency"].get("p99_ms")) if p else "-",
                 f2(R["lone"].get("p99_ratio")), "≤ 120 ms and < 0.25× peer",
                 f"{met('p99 save->receipt <= settle + 20 ms (120 ms)')} / {met('p99 under a quarter of the peer' + chr(39) + 's')}")
             sp, pa = o.get("save_to_published", {}), o.get("published_to_arrival", {})
@@ -767,6 +767,10 @@ class Bench:
             row("lone saves", "p99 split: save→published / published→arrival (ms)",
                 f"{f0(sp.get('p99_ms'))} / {f0(pa.get('p99_ms'))}",
                 f"{f0(psp.get('p99_ms'))} / {f0(ppa.get('p99_ms'))}" if p else "-", "", "", "")
+            ou, pu = o.get("latency_read_by_client", {}), (p.get("latency_read_by_client", {}) if p else {})
+            if ou:
+                row("lone saves", "p99 save→read by the load client's loop (ms)", f1(ou.get("p99_ms")),
+                    f1(pu.get("p99_ms")) if p else "-", "", "", "")
             row("lone saves", "missing / duplicates", f"{o['missing']} / {o['duplicates']}",
                 f"{p['missing']} / {p['duplicates']}" if p else "-", "", "0 / 0", met("ours: nothing lost or duplicated"))
         if "burst" in R:

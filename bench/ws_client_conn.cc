@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +29,8 @@ bool WsClientConn::Connect(const std::string& src_ip, const std::string& ip, int
   if (fd_ < 0) return false;
   int one = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  // Kernel receive timestamps on every read (TCP supports them since 4.13).
+  ::setsockopt(fd_, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
   if (!src_ip.empty()) {
     // Let connect() pick the port per 4-tuple: several source addresses
     // then multiply the usable ephemeral ports.
@@ -161,7 +164,8 @@ size_t WsClientConn::ParseHandshake(Handler& h, const char* data, size_t n) {
   return end + 4;
 }
 
-size_t WsClientConn::ParseFrames(Handler& h, const char* data, size_t n, int64_t now_us) {
+size_t WsClientConn::ParseFrames(Handler& h, const char* data, size_t n, int64_t rx_us,
+                                 int64_t user_us) {
   size_t pos = 0;
   while (state_ == State::kOpen && n - pos >= 2) {
     const auto* p = reinterpret_cast<const unsigned char*>(data + pos);
@@ -195,7 +199,7 @@ size_t WsClientConn::ParseFrames(Handler& h, const char* data, size_t n, int64_t
       case 0x1:
       case 0x2:
         if (fin) {
-          h.OnText(*this, payload, now_us);
+          h.OnText(*this, payload, rx_us, user_us);
         } else {
           frag_.assign(payload);
           in_fragment_ = true;
@@ -206,7 +210,7 @@ size_t WsClientConn::ParseFrames(Handler& h, const char* data, size_t n, int64_t
         frag_.append(payload);
         if (fin) {
           in_fragment_ = false;
-          h.OnText(*this, frag_, now_us);
+          h.OnText(*this, frag_, rx_us, user_us);
           frag_.clear();
         }
         break;
@@ -238,7 +242,14 @@ void WsClientConn::OnReadable(Handler& h, char* scratch, size_t scratch_size) {
   // A few reads per readiness: fair among connections, and each read takes
   // many frames at once when a burst is queued.
   for (int round = 0; round < 4 && fd_ >= 0; ++round) {
-    ssize_t n = ::recv(fd_, scratch, scratch_size, 0);
+    iovec iov{scratch, scratch_size};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = control;
+    mh.msg_controllen = sizeof control;
+    ssize_t n = ::recvmsg(fd_, &mh, 0);
     if (n == 0) {
       Fail(h, "eof");
       return;
@@ -250,6 +261,15 @@ void WsClientConn::OnReadable(Handler& h, char* scratch, size_t scratch_size) {
       return;
     }
     int64_t now_us = RealtimeMicros();
+    int64_t rx_us = now_us;
+    for (cmsghdr* cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+      if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+        timespec ts;
+        std::memcpy(&ts, CMSG_DATA(cm), sizeof ts);
+        int64_t us = static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+        if (us > 0 && us <= now_us) rx_us = us;
+      }
+    }
     const char* data = scratch;
     size_t len = static_cast<size_t>(n);
     if (!in_.empty()) {
@@ -262,7 +282,7 @@ void WsClientConn::OnReadable(Handler& h, char* scratch, size_t scratch_size) {
       used = ParseHandshake(h, data, len);
       if (fd_ < 0) return;
     }
-    if (state_ == State::kOpen) used += ParseFrames(h, data + used, len - used, now_us);
+    if (state_ == State::kOpen) used += ParseFrames(h, data + used, len - used, rx_us, now_us);
     if (fd_ < 0) return;
     if (data == scratch) {
       if (used < len) in_.assign(data + used, len - used);

@@ -21,9 +21,13 @@ class WsClientConn {
   class Handler {
    public:
     virtual ~Handler() = default;
-    // A complete text message (reassembled if fragmented). `now_us` is the
-    // CLOCK_REALTIME time of the read that completed it.
-    virtual void OnText(WsClientConn& c, std::string_view payload, int64_t now_us) = 0;
+    // A complete text message (reassembled if fragmented), with two
+    // CLOCK_REALTIME times for the read that completed it: `rx_us`, when the
+    // kernel received its last bytes on this socket (SO_TIMESTAMPNS; the
+    // receipt time, before any wait for this loop's turn), and `user_us`,
+    // when this loop read it (rx_us = user_us if the kernel gave no stamp).
+    virtual void OnText(WsClientConn& c, std::string_view payload, int64_t rx_us,
+                        int64_t user_us) = 0;
     // The upgrade succeeded (101).
     virtual void OnOpen(WsClientConn& c) = 0;
     // The connection ended: `why` is a short reason ("close 1001 ...",
@@ -65,7 +69,7 @@ class WsClientConn {
   void Flush(Handler& h);
   void QueueFrame(uint8_t opcode, std::string_view payload);
   // Parses frames from [data, data+n); returns bytes consumed.
-  size_t ParseFrames(Handler& h, const char* data, size_t n, int64_t now_us);
+  size_t ParseFrames(Handler& h, const char* data, size_t n, int64_t rx_us, int64_t user_us);
   size_t ParseHandshake(Handler& h, const char* data, size_t n);
 
   int fd_ = -1;

@@ -1,7 +1,8 @@
 // ws_load: the benchmarks' WebSocket load client. Opens --clients
 // connections (spread over several 127.0.0.x source addresses so tens of
 // thousands fit in the ephemeral port range), on one or more epoll loops,
-// then records every event's arrival (CLOCK_REALTIME) at every client and
+// then records every event's arrival at every client (the kernel's receive
+// timestamp on its socket, and when the loop read it; CLOCK_REALTIME) and
 // checks each stream: seq strictly increasing (a repeat is a duplicate),
 // gaps, and events missing against --expect. It answers WebSocket pings
 // (and, with --app-pong, the JSON pings). At the end it matches events to
@@ -106,7 +107,8 @@ struct Options {
 
 struct Arrival {
   uint64_t seq;
-  int64_t us;
+  int64_t us;       // kernel receipt on the client's socket (see OnText)
+  int64_t user_us;  // this load client's loop read it
 };
 
 // What the first client to see an event learnt about it.
@@ -226,7 +228,7 @@ class Loop final : public WsClientConn::Handler {
     }
   }
 
-  void OnText(WsClientConn& c, std::string_view msg, int64_t now_us) override {
+  void OnText(WsClientConn& c, std::string_view msg, int64_t now_us, int64_t user_us) override {
     ClientStats& s = stats_[c.index];
     std::string_view type = StrField(msg, "\"type\":\"");
     if (type == "hello") {
@@ -263,7 +265,7 @@ class Loop final : public WsClientConn::Handler {
     s.last_seq = seq;
     s.have_pos = true;
     ++s.events;
-    if (o_.keep_arrivals) s.arrivals.push_back(Arrival{seq, now_us});
+    if (o_.keep_arrivals) s.arrivals.push_back(Arrival{seq, now_us, user_us});
     if (seq_meta_.find(seq) == seq_meta_.end()) {
       std::string_view project = StrField(msg, "\"project\":\"");
       std::string_view file = StrField(msg, "\"file_path\":\"");
@@ -499,7 +501,7 @@ int Main(int argc, char** argv) {
   std::unordered_map<uint64_t, const EventMeta*> meta;
   for (auto& l : loops)
     for (auto& [seq, k] : l->seq_meta()) meta.emplace(seq, &k);
-  std::vector<int64_t> lat, to_publish, from_publish;
+  std::vector<int64_t> lat, lat_user, client_wait, to_publish, from_publish;
   uint64_t deliveries = 0, duplicates = 0, gap_events = 0, resyncs = 0, missing = 0,
            unmatched = 0, done_clients = 0, app_pings = 0, other = 0;
   uint64_t min_events = UINT64_MAX, max_events = 0;
@@ -538,6 +540,8 @@ int Main(int argc, char** argv) {
           continue;
         }
         lat.push_back(a.us - sv->second);
+        lat_user.push_back(a.user_us - sv->second);
+        client_wait.push_back(a.user_us - a.us);
         if (m->second->published_us > 0) from_publish.push_back(a.us - m->second->published_us);
       }
     }
@@ -548,6 +552,8 @@ int Main(int argc, char** argv) {
   out["client_cpu_s"] = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
   std::sort(lat.begin(), lat.end());
+  std::sort(lat_user.begin(), lat_user.end());
+  std::sort(client_wait.begin(), client_wait.end());
   std::sort(from_publish.begin(), from_publish.end());
   // Save -> the server's publish time, once per event (ms precision).
   for (auto& [seq, m] : meta) {
@@ -613,6 +619,13 @@ int Main(int argc, char** argv) {
     }
     return d;
   };
+  // "latency" ends at the kernel's receipt on the client's socket; this one
+  // ends when the load client's loop got to it (one loop serves hundreds of
+  // sockets, so it adds a queue no real client has), and client_wait is the
+  // difference.
+  out["latency_read_by_client"] = dist(lat_user);
+  out["client_wait"] = dist(client_wait);
+  out["arrival_clock"] = "kernel receive timestamp (SO_TIMESTAMPNS), CLOCK_REALTIME";
   out["save_to_published"] = dist(to_publish);
   out["published_to_arrival"] = dist(from_publish);
   std::string text = out.dump(1);
