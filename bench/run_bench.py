@@ -40,7 +40,7 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 FULL = dict(
     ws_projects=20, ws_folders=10, ws_files=10,
-    lone_clients=1000, lone_saves=50, lone_interval=1.0, lone_client_threads=1,
+    lone_clients=1000, lone_saves=50, lone_interval=1.0, lone_client_threads=1, lone_busy_poll=True,
     burst_clients=1000, burst_files=1000,
     idle_clients=10000, idle_window=60.0, idle_ping_ms=30000,
     ingest_events=200000, ingest_clients=2, ingest_rates=[50000, 100000, 200000, 0],
@@ -48,7 +48,7 @@ FULL = dict(
 )
 SMOKE = dict(
     ws_projects=5, ws_folders=4, ws_files=5,
-    lone_clients=50, lone_saves=20, lone_interval=0.2, lone_client_threads=1,
+    lone_clients=50, lone_saves=20, lone_interval=0.2, lone_client_threads=1, lone_busy_poll=True,
     burst_clients=50, burst_files=100,
     idle_clients=50, idle_window=3.0, idle_ping_ms=1000,
     ingest_events=5000, ingest_clients=2, ingest_rates=[20000],
@@ -333,13 +333,14 @@ class Bench:
             self.live.remove(sut)
 
     def ws_load_proc(self, name, url, clients, expect=0, hold_s=0, saves=None, idle_timeout_ms=8000,
-                     timeout_s=600, threads=None):
+                     timeout_s=600, threads=None, busy_poll=False):
         threads = self.args.client_threads or threads or 2
+        busy_poll = busy_poll and threads == 1  # never spin both cores
         ready = os.path.join(self.run_dir, f"{name}.ready")
         out = os.path.join(self.run_dir, f"{name}.wsload.json")
         argv = [self.ws_load, "--url", url, "--clients", str(clients), "--src-ips", SRC_IPS,
                 "--ready-file", ready, "--out", out, "--timeout-s", str(timeout_s),
-                "--idle-timeout-ms", str(idle_timeout_ms), "--threads", str(threads)]
+                "--idle-timeout-ms", str(idle_timeout_ms), "--threads", str(threads)] + (["--busy-poll"] if busy_poll else [])
         if expect:
             argv += ["--expect", str(expect)]
         if hold_s:
@@ -386,18 +387,20 @@ class Bench:
     def run_lone(self):
         s = self.sizes
         out = {"clients": s["lone_clients"], "saves": s["lone_saves"], "interval_s": s["lone_interval"],
-               "client_threads": self.args.client_threads or s["lone_client_threads"]}
+               "client_threads": self.args.client_threads or s["lone_client_threads"],
+               "client_busy_poll": s["lone_busy_poll"]}
         systems = [("ours", Ours)] + ([("peer", NodePeer)] if self.with_peer() else [])
         for who, cls in systems:
             ws, pj = self.workspace(f"lone-{who}")
             sut = self.start(cls, pj, f"lone-{who}")
             saves = os.path.join(self.run_dir, f"lone-{who}.saves.tsv")
-            # One event loop: the load client keeps to one core and leaves the
-            # other to the system under test (a 1,000-client latency probe on
-            # two cores; the same for the peer). See docs/PERFORMANCE.md.
+            # One event loop that never sleeps: the load client keeps to one
+            # core, leaves the other to the system under test, and no message
+            # has to wake it (on loopback that wake-up runs on the sender's
+            # CPU). The same for the peer. See docs/PERFORMANCE.md.
             p, res = self.ws_load_proc(f"lone-{who}", sut.url, s["lone_clients"], expect=s["lone_saves"],
                                        saves=saves, idle_timeout_ms=int(s["lone_interval"] * 1000) + 5000,
-                                       threads=s["lone_client_threads"])
+                                       threads=s["lone_client_threads"], busy_poll=s["lone_busy_poll"])
             time.sleep(0.5)
             log(f"lone/{who}: {s['lone_saves']} atomic saves, {s['lone_interval']} s apart, "
                 f"{s['lone_clients']} clients")

@@ -99,6 +99,7 @@ struct Options {
   int linger_ms = 300;
   double timeout_s = 300;
   bool app_pong = false;
+  bool busy_poll = false;
   std::string ready_file;
   std::string saves_file;
   std::string out_file;
@@ -187,7 +188,7 @@ class Loop final : public WsClientConn::Handler {
         connect_end_us_ = NowUs();
         connect_phases_left->fetch_sub(1);
       }
-      int n = ::epoll_wait(ep_, evs.data(), static_cast<int>(evs.size()), 50);
+      int n = ::epoll_wait(ep_, evs.data(), static_cast<int>(evs.size()), o_.busy_poll && connect_done ? 0 : 50);
       for (int i = 0; i < n; ++i) {
         auto* c = static_cast<WsClientConn*>(evs[static_cast<size_t>(i)].data.ptr);
         uint32_t e = evs[static_cast<size_t>(i)].events;
@@ -388,6 +389,10 @@ int Main(int argc, char** argv) {
   app.add_option("--idle-timeout-ms", o.idle_timeout_ms, "stop when no event came for this long (after the first)");
   app.add_option("--linger-ms", o.linger_ms, "after all are done, keep reading this long (duplicates)");
   app.add_option("--timeout-s", o.timeout_s, "hard stop");
+  app.add_flag("--busy-poll", o.busy_poll,
+               "once connected, poll epoll without sleeping: no message has to wake the loop (on "
+               "loopback that wake-up runs on the sender's CPU and can preempt the server); "
+               "spins one core per loop, so use it with one loop");
   app.add_flag("--app-pong", o.app_pong, "answer {\"type\":\"ping\"} with {\"type\":\"pong\"}");
   app.add_option("--ready-file", o.ready_file, "written once every connection attempt is settled");
   app.add_option("--saves", o.saves_file, "writer's log: project<TAB>file_path<TAB>save_unix_us per line");
@@ -502,6 +507,7 @@ int Main(int argc, char** argv) {
   for (auto& l : loops)
     for (auto& [seq, k] : l->seq_meta()) meta.emplace(seq, &k);
   std::vector<int64_t> lat, lat_user, client_wait, to_publish, from_publish;
+  std::map<uint64_t, std::vector<int64_t>> per_event;  // seq -> save->receipt at each client
   uint64_t deliveries = 0, duplicates = 0, gap_events = 0, resyncs = 0, missing = 0,
            unmatched = 0, done_clients = 0, app_pings = 0, other = 0;
   uint64_t min_events = UINT64_MAX, max_events = 0;
@@ -540,6 +546,7 @@ int Main(int argc, char** argv) {
           continue;
         }
         lat.push_back(a.us - sv->second);
+        per_event[a.seq].push_back(a.us - sv->second);
         lat_user.push_back(a.user_us - sv->second);
         client_wait.push_back(a.user_us - a.us);
         if (m->second->published_us > 0) from_publish.push_back(a.us - m->second->published_us);
@@ -627,6 +634,17 @@ int Main(int argc, char** argv) {
   out["client_wait"] = dist(client_wait);
   out["arrival_clock"] = "kernel receive timestamp (SO_TIMESTAMPNS), CLOCK_REALTIME";
   out["save_to_published"] = dist(to_publish);
+  // Per event (lone saves): where its fan-out tail was, to tell a slow
+  // event from a uniformly slow fan-out.
+  nlohmann::json events = nlohmann::json::array();
+  for (auto& [seq, v] : per_event) {
+    std::sort(v.begin(), v.end());
+    nlohmann::json e = dist(v);
+    e["seq"] = seq;
+    e["min_ms"] = static_cast<double>(v.front()) / 1000.0;
+    events.push_back(e);
+  }
+  if (per_event.size() <= 1000) out["per_event"] = events;
   out["published_to_arrival"] = dist(from_publish);
   std::string text = out.dump(1);
   if (o.out_file.empty()) {
