@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <list>
 #include <queue>
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
@@ -134,7 +135,8 @@ FramePtr MakeWsBatch(const std::vector<FramePtr>& frames) {
 // prepared frame itself with one non-blocking sendmsg; anything the socket
 // does not take (and every frame behind a write in flight) goes through
 // websocketpp's queue as before, so frames never interleave or reorder.
-// Deciding that needs two private members of websocketpp::connection, read
+// Deciding that needs two private members of websocketpp::connection (and
+// ReleaseHandshake below four more), read
 // through the explicit-instantiation access rule ([temp.spec]: names in an
 // explicit instantiation are not access-checked); the compiler checks their
 // names and types against the installed websocketpp.
@@ -143,16 +145,36 @@ template <typename Tag, typename Tag::type Member>
 struct PrivateMember {
   friend typename Tag::type Get(Tag) { return Member; }
 };
-struct WriteFlagTag {
-  using type = bool WsConn::*;
-  friend type Get(WriteFlagTag);
-};
-struct SendQueueTag {
-  using type = std::queue<MessagePtr> WsConn::*;
-  friend type Get(SendQueueTag);
-};
-template struct PrivateMember<WriteFlagTag, &WsConn::m_write_flag>;
-template struct PrivateMember<SendQueueTag, &WsConn::m_send_queue>;
+// Declares Name, a tag whose Get(Name{}) is the pointer to member
+// WsConn::member of type Type.
+#define CODEREF_WS_MEMBER(Name, Type, member) \
+  struct Name {                               \
+    using type = Type WsConn::*;              \
+    friend type Get(Name);                    \
+  };                                          \
+  template struct PrivateMember<Name, &WsConn::member>
+CODEREF_WS_MEMBER(WriteFlagTag, bool, m_write_flag);
+// A list-backed queue: see third_party/websocketpp/connection.hpp.
+using WsSendQueue = std::queue<MessagePtr, std::list<MessagePtr>>;
+CODEREF_WS_MEMBER(SendQueueTag, WsSendQueue, m_send_queue);
+CODEREF_WS_MEMBER(RequestTag, GwConfig::request_type, m_request);
+CODEREF_WS_MEMBER(ResponseTag, GwConfig::response_type, m_response);
+CODEREF_WS_MEMBER(HandshakeBufferTag, std::string, m_handshake_buffer);
+CODEREF_WS_MEMBER(UriTag, websocketpp::uri_ptr, m_uri);
+#undef CODEREF_WS_MEMBER
+
+// Frees what websocketpp keeps of the upgrade after the connection is open:
+// the request and response (header maps: ~1 KB), the raw response it wrote
+// and the parsed URI, ~1.4 KB per idle connection in all. websocketpp reads
+// them only during the handshake and in its access log of the open (called
+// before the open handler, and off here) and of a failed handshake (never
+// after open); the gateway reads them only in OnValidate and OnHttp.
+void ReleaseHandshake(WsConn& con) {
+  (con.*Get(RequestTag{})) = GwConfig::request_type();
+  (con.*Get(ResponseTag{})) = GwConfig::response_type();
+  std::string().swap(con.*Get(HandshakeBufferTag{}));
+  (con.*Get(UriTag{})).reset();
+}
 
 // True when websocketpp has no frame queued and no write in flight on `con`
 // (io thread only: that is where websocketpp changes both).
@@ -557,6 +579,7 @@ void GatewayServer::Impl::OnOpen(connection_hdl hdl) {
     return;
   }
   con->client_id = hub_->Connect(std::make_shared<WsSink>(con, &metrics_), std::move(con->request));
+  ReleaseHandshake(*con);
   MaybePump();
 }
 

@@ -386,7 +386,6 @@ TEST_F(GatewayIT, FramesTheSocketTakesOnlyPartlyArriveWholeAndInOrder) {
     ASSERT_EQ(ReadEventsUntil(*reader, last, 20000).back(), last);
   }
   EXPECT_GE(g.Metric("coderef_gateway_writes_partial_total"), 1);
-  EXPECT_GE(g.Metric("coderef_gateway_writes_queued_total"), 1);
   EXPECT_GE(g.Metric("coderef_gateway_writes_direct_total"), 1);
   // More frames behind the partial one, while the client is still paused.
   last = publish(5);
@@ -401,6 +400,8 @@ TEST_F(GatewayIT, FramesTheSocketTakesOnlyPartlyArriveWholeAndInOrder) {
     if (seq >= last) break;
   }
   EXPECT_EQ(seqs, Range(1, last));
+  // The frames published behind the partial one waited in websocketpp's queue.
+  EXPECT_GE(g.Metric("coderef_gateway_writes_queued_total"), 1);
   EXPECT_FALSE(paused.closed());
   EXPECT_EQ(g.Metric("coderef_gateway_slow_client_disconnects_total"), 0);
 }
