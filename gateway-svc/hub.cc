@@ -462,12 +462,28 @@ void Hub::PingAll() {
     if (c.closing) continue;
     if (!SendOrDrop(id, c, frame)) continue;
     if (!c.awaiting_pong) {
-      // A new transport ping would cancel the pending pong timer; keep the
-      // first one running until it is answered or times out.
+      // An unanswered ping keeps its deadline: later rounds do not restart it.
       c.awaiting_pong = true;
+      c.ping_sent = clock_->Now();
       c.sink->Ping();
     }
   }
+}
+
+std::optional<SteadyTime> Hub::CheckPongs() {
+  const SteadyTime now = clock_->Now();
+  const auto timeout = std::chrono::milliseconds(options_.pong_timeout_ms);
+  std::optional<SteadyTime> next;
+  for (auto& [id, c] : clients_) {
+    if (c.closing || !c.awaiting_pong) continue;
+    SteadyTime due = c.ping_sent + timeout;
+    if (due <= now) {
+      OnPongTimeout(id);  // closes; the entry stays until Disconnect
+    } else if (!next || due < *next) {
+      next = due;
+    }
+  }
+  return next;
 }
 
 void Hub::CloseAll(uint16_t code, std::string_view reason) {

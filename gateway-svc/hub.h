@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -34,8 +35,9 @@ class ClientSink {
   virtual size_t BufferedBytes() const = 0;
   // Queues a frame (shared, not copied).
   virtual void Send(const FramePtr& frame) = 0;
-  // Sends a transport-level ping; the transport reports a missing pong
-  // through Hub::OnPongTimeout.
+  // Sends a transport-level ping frame. The hub times the answer
+  // (Hub::CheckPongs); a pong, like any frame, comes back as
+  // Hub::OnClientControlFrame.
   virtual void Ping() = 0;
   // Starts the close handshake; the transport calls Hub::Disconnect when
   // the connection is gone (a peer that does not answer is cut off after a
@@ -56,6 +58,7 @@ struct HubOptions {
   size_t history = 10000;
   size_t max_queue_bytes = 1 << 20;
   int ping_ms = 30000;
+  int pong_timeout_ms = 10000;  // a transport ping unanswered this long: close 1008
   std::string gateway_id = "gateway";
   int max_frames_per_second = 100;  // client frames; more closes with 1008
 };
@@ -100,8 +103,14 @@ class Hub {
   // A ping or pong frame from the client (liveness, flood accounting).
   void OnClientControlFrame(ClientId id);
   void OnPongTimeout(ClientId id);
-  // App-level ping to every client plus a transport ping.
+  // App-level ping to every client plus a transport ping (to those not
+  // already awaiting a pong).
   void PingAll();
+  // Closes (1008) every client whose transport ping has gone unanswered for
+  // --pong-timeout-ms. Returns when the next check is due (the earliest
+  // pending deadline), or nothing when no ping is pending. One timer in the
+  // transport drives it, not one per connection.
+  std::optional<SteadyTime> CheckPongs();
   // Continues paced replays; true while some client is still catching up.
   bool PumpAll();
   bool NeedsPump() const { return pump_needed_; }
@@ -130,6 +139,7 @@ class Hub {
     // A transport ping is out and nothing has come back since. While set, no
     // new transport ping is sent (it would restart the pong timer).
     bool awaiting_pong = false;
+    SteadyTime ping_sent{};  // when that ping went out
   };
 
   Client* Find(ClientId id);

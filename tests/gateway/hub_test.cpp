@@ -397,6 +397,42 @@ TEST_F(HubTest, PingAndPongTimeout) {
   EXPECT_EQ(a->pings, 2);
 }
 
+// The hub times transport pings itself: CheckPongs closes the clients whose
+// ping is older than --pong-timeout-ms and says when to look again.
+TEST_F(HubTest, CheckPongsClosesOnlyOverdueClientsAndNamesTheNextDeadline) {
+  HubOptions o;
+  o.pong_timeout_ms = 100;
+  MakeHub(o);
+  hub_->OnSnapshot("E", 0, {}, SnapshotCause::kInitial);
+  EXPECT_FALSE(hub_->CheckPongs().has_value()) << "no ping out, nothing to check";
+  Hub::ClientId quiet = 0, answering = 0, late = 0;
+  auto q = Connect({}, &quiet);
+  auto a = Connect({}, &answering);
+  hub_->PingAll();
+  const SteadyTime first_round = clock_.Now();
+  clock_.Advance(Millis(60));
+  auto l = Connect({}, &late);  // joins after the first round
+  hub_->PingAll();              // pings only the newcomer; q keeps its deadline
+  EXPECT_EQ(q->pings, 1);
+  EXPECT_EQ(l->pings, 1);
+  hub_->OnClientControlFrame(answering);  // a pong frame
+  auto next = hub_->CheckPongs();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(*next, first_round + Millis(100)) << "q's deadline comes first";
+  EXPECT_EQ(q->close_code, 0);
+  clock_.Advance(Millis(40));  // q's ping is 100 ms old, l's 40 ms
+  next = hub_->CheckPongs();
+  EXPECT_EQ(q->close_code, 1008);
+  EXPECT_EQ(q->close_reason, "pong timeout");
+  EXPECT_EQ(a->close_code, 0);
+  EXPECT_EQ(l->close_code, 0);
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(*next, first_round + Millis(160)) << "then l's";
+  hub_->OnClientFrame(late, false, R"({"type":"pong"})");  // an app-level answer counts too
+  EXPECT_FALSE(hub_->CheckPongs().has_value());
+  EXPECT_EQ(l->close_code, 0);
+}
+
 TEST_F(HubTest, DisconnectAndCloseAll) {
   hub_->OnSnapshot("E", 0, {}, SnapshotCause::kInitial);
   Hub::ClientId id = 0;
