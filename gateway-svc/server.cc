@@ -170,7 +170,9 @@ CODEREF_WS_MEMBER(UriTag, WsConn, websocketpp::uri_ptr, m_uri);
 // and the parsed URI, ~1.4 KB per idle connection in all. websocketpp reads
 // them only during the handshake and in its access log of the open (called
 // before the open handler, and off here) and of a failed handshake (never
-// after open); the gateway reads them only in OnValidate and OnHttp.
+// after open); the gateway reads them only in OnValidate and OnHttp. After
+// it, get_resource(), get_host() and the request headers must not be used
+// (the URI is gone; websocketpp dereferences it unchecked).
 void ReleaseHandshake(WsConn& con) {
   // Moved out into temporaries that die here: a move (unlike assigning an
   // empty one) takes the strings' heap buffers and the parse buffer along.
