@@ -215,9 +215,10 @@ class WsSink final : public ClientSink {
 
  private:
   void Write(const MessagePtr& msg) {
-    if (!WriterIdle(*con_) || con_->get_state() != websocketpp::session::state::open) {
+    if (con_->get_state() != websocketpp::session::state::open) return;  // closing: nothing more goes out
+    if (!WriterIdle(*con_)) {
       metrics_->writes_queued->Add();
-      con_->send(msg);  // queued behind the write in flight (or refused when not open)
+      con_->send(msg);  // behind the write in flight
       return;
     }
     const std::string& header = msg->get_header();
