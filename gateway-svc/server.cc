@@ -4,16 +4,12 @@
 #include "gateway-svc/server.h"
 
 #include <dirent.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
-#include <list>
-#include <queue>
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
 
@@ -27,6 +23,8 @@
 #include "gateway-svc/query.h"
 #include "gateway-svc/rest_api.h"
 #include "gateway-svc/static_files.h"
+#include "gateway-svc/ws_session.h"
+#include "gateway-svc/ws_wire.h"
 
 namespace coderef::gateway {
 namespace {
@@ -36,7 +34,6 @@ struct ConnState {
   // Parsed at validation, handed to the hub at open (a pointer: every
   // connection object holds this struct for its whole life).
   std::unique_ptr<ConnectRequest> request;
-  Hub::ClientId client_id = 0;
   bool pending = false;      // counted against --max-clients before open
 };
 
@@ -45,11 +42,10 @@ struct GwConfig : public websocketpp::config::asio {
   typedef websocketpp::config::asio base;
   typedef ConnState connection_base;
 
-  // Client frames are small ({"type":"pong"}, subscribe lists); an idle
-  // connection should cost little memory, and the buffer is inside every
-  // connection object. Larger frames and the upgrade request (~300-600
-  // bytes) are read in several calls.
-  static const size_t connection_read_buffer_size = 128;
+  // The read buffer lives in every connection object, but a connection
+  // object lives only until the upgrade is done (then the socket moves to a
+  // WsSession): big enough for a usual upgrade request in one read.
+  static const size_t connection_read_buffer_size = 1024;
   // No websocketpp logging at all: access logging off on the hot path; our
   // own structured logs name every drop.
   static const websocketpp::log::level elog_level = websocketpp::log::elevel::none;
@@ -70,78 +66,29 @@ using ConnPtr = WsServer::connection_ptr;
 using MessagePtr = GwConfig::message_type::ptr;
 using websocketpp::connection_hdl;
 
-// A prepared message holding raw bytes (empty header): websocketpp writes
-// them as they are.
-MessagePtr RawMessage(std::string bytes) {
-  auto msg = std::make_shared<GwConfig::message_type>(GwConfig::con_msg_manager_type::ptr(),
-                                                      websocketpp::frame::opcode::text, 0);
-  msg->get_raw_payload() = std::move(bytes);
-  msg->set_header("");
-  msg->set_prepared(true);
-  return msg;
-}
+// Every server frame is framed once (WireFrame: header + payload) and shared
+// by the connections it is queued to.
+FramePtr MakeWsFrame(std::string json) { return WireFrame::Text(json); }
 
-// A frame prepared once (header + unmasked payload) and queued as-is to
-// every connection: websocketpp sends a prepared message without copying.
-class WsFrame final : public Frame {
- public:
-  explicit WsFrame(MessagePtr msg) : msg_(std::move(msg)) {}
-  std::string_view payload() const override { return msg_->get_payload(); }
-  const MessagePtr& message() const { return msg_; }
-
- private:
-  MessagePtr msg_;
-};
-
-FramePtr MakeWsFrame(std::string json) {
-  auto msg = std::make_shared<GwConfig::message_type>(GwConfig::con_msg_manager_type::ptr(),
-                                                      websocketpp::frame::opcode::text, 0);
-  msg->get_raw_payload() = std::move(json);
-  uint64_t size = msg->get_payload().size();
-  websocketpp::frame::basic_header h(websocketpp::frame::opcode::text, size, true, false);
-  websocketpp::frame::extended_header e(size);
-  msg->set_header(websocketpp::frame::prepare_header(h, e));
-  msg->set_prepared(true);
-  return std::make_shared<WsFrame>(std::move(msg));
-}
-
-// Several prepared frames as one prepared message (empty header, the raw
-// frames back to back as its payload): websocketpp writes it as is, the
-// client reads one WebSocket message per frame. Asio gathers at most 16
-// buffers per write (asio/detail/consuming_buffers.hpp) and a connection
-// writes once per turn of the io loop, so one event per buffer pair would
-// cap a connection at 8 events per turn. Its payload() is those raw bytes
-// (what --max-queue-bytes and the bytes_out metric count), not JSON; batch
-// frames go only to sockets, never to the history.
+// Several frames as one (the raw frames back to back): written with one
+// send, the client reads one WebSocket message per frame. Its payload() is
+// those raw bytes (what --max-queue-bytes and the bytes_out metric count),
+// not JSON; batch frames go only to sockets, never to the history.
 FramePtr MakeWsBatch(const std::vector<FramePtr>& frames) {
   std::string raw;
   size_t size = 0;
-  for (const FramePtr& f : frames) {
-    const MessagePtr& m = static_cast<const WsFrame&>(*f).message();
-    size += m->get_header().size() + m->get_payload().size();
-  }
+  for (const FramePtr& f : frames) size += static_cast<const WireFrame&>(*f).wire().size();
   raw.reserve(size);
-  for (const FramePtr& f : frames) {
-    const MessagePtr& m = static_cast<const WsFrame&>(*f).message();
-    raw += m->get_header();
-    raw += m->get_payload();
-  }
-  return std::make_shared<WsFrame>(RawMessage(std::move(raw)));
+  for (const FramePtr& f : frames) raw += static_cast<const WireFrame&>(*f).wire();
+  return WireFrame::Raw(std::move(raw));
 }
 
-// websocketpp's write path costs about 6 µs of CPU per frame on top of the
-// kernel's sendmsg (measured with perf in the lone-saves benchmark: a posted
-// handler, a std::function and an Asio operation allocated per write, two
-// mutexes), as much as the kernel's loopback send itself. When the
-// connection has nothing queued and no write in flight, WsSink writes the
-// prepared frame itself with one non-blocking sendmsg; anything the socket
-// does not take (and every frame behind a write in flight) goes through
-// websocketpp's queue as before, so frames never interleave or reorder.
-// Deciding that needs two private members of websocketpp::connection (and
-// ReleaseHandshake below four more), read
-// through the explicit-instantiation access rule ([temp.spec]: names in an
-// explicit instantiation are not access-checked); the compiler checks their
-// names and types against the installed websocketpp.
+// At open, the socket leaves websocketpp for a WsSession (ws_session.h says
+// why). What websocketpp read past the upgrade request sits in two private
+// members of websocketpp::connection, read through the explicit-instantiation
+// access rule ([temp.spec]: names in an explicit instantiation are not
+// access-checked); the compiler checks their names and types against the
+// installed websocketpp, so an upgrade that renames them fails to build.
 using WsConn = WsServer::connection_type;
 template <typename Tag, typename Tag::type Member>
 struct PrivateMember {
@@ -155,115 +102,19 @@ struct PrivateMember {
     friend type Get(Name);                           \
   };                                                 \
   template struct PrivateMember<Name, &Class::member>
-CODEREF_WS_MEMBER(WriteFlagTag, WsConn, bool, m_write_flag);
-// A list-backed queue: see third_party/websocketpp/connection.hpp.
-using WsSendQueue = std::queue<MessagePtr, std::list<MessagePtr>>;
-CODEREF_WS_MEMBER(SendQueueTag, WsConn, WsSendQueue, m_send_queue);
-CODEREF_WS_MEMBER(RequestTag, WsConn, GwConfig::request_type, m_request);
-CODEREF_WS_MEMBER(ResponseTag, WsConn, GwConfig::response_type, m_response);
-CODEREF_WS_MEMBER(HandshakeBufferTag, WsConn, std::string, m_handshake_buffer);
-CODEREF_WS_MEMBER(UriTag, WsConn, websocketpp::uri_ptr, m_uri);
+using WsReadBuffer = char[GwConfig::connection_read_buffer_size];
+CODEREF_WS_MEMBER(ReadBufferTag, WsConn, WsReadBuffer, m_buf);
+CODEREF_WS_MEMBER(ReadCursorTag, WsConn, size_t, m_buf_cursor);
 #undef CODEREF_WS_MEMBER
 
-// Frees what websocketpp keeps of the upgrade after the connection is open:
-// the request and response (header maps: ~1 KB), the raw response it wrote
-// and the parsed URI, ~1.4 KB per idle connection in all. websocketpp reads
-// them only during the handshake and in its access log of the open (called
-// before the open handler, and off here) and of a failed handshake (never
-// after open); the gateway reads them only in OnValidate and OnHttp. After
-// it, get_resource(), get_host() and the request headers must not be used
-// (the URI is gone; websocketpp dereferences it unchecked).
-void ReleaseHandshake(WsConn& con) {
-  // Moved out into temporaries that die here: a move (unlike assigning an
-  // empty one) takes the strings' heap buffers and the parse buffer along.
-  { GwConfig::request_type gone(std::move(con.*Get(RequestTag{}))); }
-  { GwConfig::response_type gone(std::move(con.*Get(ResponseTag{}))); }
-  std::string().swap(con.*Get(HandshakeBufferTag{}));
-  (con.*Get(UriTag{})).reset();
+// Takes what websocketpp read past the upgrade request (it would parse it
+// as frames right after the open handler) and leaves it nothing.
+std::string TakeReadAhead(WsConn& con) {
+  size_t& cursor = con.*Get(ReadCursorTag{});
+  std::string bytes(con.*Get(ReadBufferTag{}), std::min(cursor, sizeof(WsReadBuffer)));
+  cursor = 0;
+  return bytes;
 }
-
-// True when websocketpp has no frame queued and no write in flight on `con`
-// (io thread only: that is where websocketpp changes both).
-bool WriterIdle(WsConn& con) {
-  return !(con.*Get(WriteFlagTag{})) && (con.*Get(SendQueueTag{})).empty();
-}
-
-class WsSink final : public ClientSink {
- public:
-  WsSink(ConnPtr con, GatewayMetrics* metrics)
-      : con_(std::move(con)), metrics_(metrics), fd_(con_->get_socket().native_handle()) {}
-  size_t BufferedBytes() const override { return con_->get_buffered_amount(); }
-  void Send(const FramePtr& frame) override { Write(static_cast<const WsFrame&>(*frame).message()); }
-  // A ping frame through the same path as the events (so it never jumps
-  // ahead of a partly written frame); the hub times the pong. websocketpp's
-  // own ping() would keep a timer, two buffer vectors and, through the
-  // transient allocations of every ping round, about 0.9 KiB more per idle
-  // connection (measured with heaptrack and RSS).
-  void Ping() override {
-    static const MessagePtr kPing = [] {
-      MessagePtr m = RawMessage("");
-      m->set_header(std::string("\x89\x00", 2));  // FIN, opcode 9 (ping), no payload
-      return m;
-    }();
-    Write(kPing);
-  }
-  void Close(uint16_t code, std::string_view reason) override {
-    websocketpp::lib::error_code ec;
-    con_->close(code, std::string(reason), ec);
-  }
-  std::string Describe() const override { return con_->get_remote_endpoint(); }
-
- private:
-  void Write(const MessagePtr& msg) {
-    if (con_->get_state() != websocketpp::session::state::open) return;  // closing: nothing more goes out
-    if (!WriterIdle(*con_)) {
-      metrics_->writes_queued->Add();
-      con_->send(msg);  // behind the write in flight
-      return;
-    }
-    const std::string& header = msg->get_header();
-    const std::string& payload = msg->get_payload();
-    iovec iov[2];
-    int n_iov = 0;
-    if (!header.empty()) iov[n_iov++] = {const_cast<char*>(header.data()), header.size()};
-    if (!payload.empty()) iov[n_iov++] = {const_cast<char*>(payload.data()), payload.size()};
-    msghdr mh{};
-    mh.msg_iov = iov;
-    mh.msg_iovlen = static_cast<size_t>(n_iov);
-    const size_t total = header.size() + payload.size();
-    ssize_t n;
-    do {
-      n = ::sendmsg(fd_, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    if (n == static_cast<ssize_t>(total)) {
-      metrics_->writes_direct->Add();
-      return;
-    }
-    if (n <= 0) {
-      // Socket full (EAGAIN), or broken: websocketpp's own write waits for
-      // room, or meets the same error and closes the connection its way.
-      metrics_->writes_queued->Add();
-      con_->send(msg);
-      return;
-    }
-    // The socket took part of it: the rest goes first in websocketpp's queue.
-    metrics_->writes_partial->Add();
-    const size_t sent = static_cast<size_t>(n);
-    std::string rest;
-    rest.reserve(total - sent);
-    if (sent < header.size()) {
-      rest.append(header, sent, std::string::npos);
-      rest.append(payload);
-    } else {
-      rest.append(payload, sent - header.size(), std::string::npos);
-    }
-    con_->send(RawMessage(std::move(rest)));
-  }
-
-  ConnPtr con_;
-  GatewayMetrics* metrics_;
-  int fd_;
-};
 
 int64_t CountOpenFds() {
   int64_t n = 0;
@@ -303,7 +154,6 @@ class GatewayServer::Impl {
   void OnHttp(connection_hdl hdl);
   void OnOpen(connection_hdl hdl);
   void OnClosed(connection_hdl hdl);
-  void OnMessage(connection_hdl hdl, WsServer::message_ptr msg);
   void Reject(const ConnPtr& con, int status, std::string_view error, std::string_view reason);
   void SchedulePing();
   void ArmPongCheck(std::chrono::steady_clock::time_point due);
@@ -312,12 +162,6 @@ class GatewayServer::Impl {
   void MaybePump();
   void BeginShutdown(std::string_view why);
   void ArmShutdownCheck();
-  Hub::ClientId ClientOf(connection_hdl hdl) {
-    websocketpp::lib::error_code ec;
-    ConnPtr con = server_.get_con_from_hdl(hdl, ec);
-    return con ? con->client_id : 0;
-  }
-
   GatewayOptions options_;
   asio::io_context io_;
   WsServer server_;
@@ -325,6 +169,9 @@ class GatewayServer::Impl {
   GatewayMetrics metrics_;
   StaticFiles static_files_;
   std::unique_ptr<Hub> hub_;
+  // What every WsSession shares. Sessions outlive it only inside pending
+  // Asio handlers, which never run after the loop stops.
+  SessionHost sessions_;
   std::unique_ptr<RestApi> rest_;
   std::unique_ptr<FeedClient> feed_;
   asio::steady_timer ping_timer_;
@@ -372,15 +219,8 @@ bool GatewayServer::Impl::Listen(std::string* error) {
   server_.set_open_handler([this](connection_hdl h) { OnOpen(h); });
   server_.set_close_handler([this](connection_hdl h) { OnClosed(h); });
   server_.set_fail_handler([this](connection_hdl h) { OnClosed(h); });
-  server_.set_message_handler(
-      [this](connection_hdl h, WsServer::message_ptr m) { OnMessage(h, std::move(m)); });
-  server_.set_ping_handler([this](connection_hdl h, std::string) {
-    if (Hub::ClientId id = ClientOf(h)) hub_->OnClientControlFrame(id);
-    return true;  // answer with a pong
-  });
-  server_.set_pong_handler([this](connection_hdl h, std::string) {
-    if (Hub::ClientId id = ClientOf(h)) hub_->OnClientControlFrame(id);
-  });
+  // No message, ping or pong handlers: open connections leave websocketpp
+  // for a WsSession (OnOpen).
 
   asio::error_code aec;
   asio::ip::address addr = asio::ip::make_address(
@@ -416,6 +256,10 @@ bool GatewayServer::Impl::Listen(std::string* error) {
   hub_options.gateway_id = options_.gateway_id;
   hub_ = std::make_unique<Hub>(hub_options, MakeWsFrame, &metrics_, &clock_);
   hub_->set_batch_factory(MakeWsBatch);
+  sessions_.hub = hub_.get();
+  sessions_.metrics = &metrics_;
+  sessions_.close_timeout_ms = options_.close_timeout_ms;
+  sessions_.after_client_message = [this] { MaybePump(); };
   rest_ = std::make_unique<RestApi>(hub_.get(), &metrics_, &static_files_, &clock_, options_.token);
 
   FeedClientOptions feed_options;
@@ -597,10 +441,33 @@ void GatewayServer::Impl::OnOpen(connection_hdl hdl) {
     con->close(1001, "gateway shutting down", ec);
     return;
   }
+  // The socket leaves websocketpp: released from its Asio socket (which
+  // deregisters it and leaves websocketpp a closed socket; its next read
+  // fails and it drops its connection object, calling OnClosed, which finds
+  // no client) and assigned to a WsSession's.
+  std::string read_ahead = TakeReadAhead(*con);
+  asio::error_code ec;
+  auto& theirs = con->get_socket();
+  asio::ip::tcp protocol = theirs.local_endpoint(ec).protocol();
+  int fd = ec ? -1 : theirs.release(ec);
+  if (ec || fd < 0) {
+    LogWarn("client.detach_failed").Kv("error", ec.message()).Kv("remote", con->get_remote_endpoint());
+    websocketpp::lib::error_code wec;
+    con->close(1011, "internal error", wec);
+    return;
+  }
+  WsSession::Socket socket(io_);
+  socket.assign(protocol, fd, ec);
+  if (ec) {
+    ::close(fd);
+    LogWarn("client.detach_failed").Kv("error", ec.message());
+    return;
+  }
   ConnectRequest request = con->request ? std::move(*con->request) : ConnectRequest();
   con->request.reset();
-  con->client_id = hub_->Connect(std::make_shared<WsSink>(con, &metrics_), std::move(request));
-  ReleaseHandshake(*con);
+  auto session = std::make_shared<WsSession>(&sessions_, std::move(socket));
+  Hub::ClientId id = hub_->Connect(session, std::move(request));
+  session->Start(id, std::move(read_ahead));
   MaybePump();
 }
 
@@ -612,18 +479,6 @@ void GatewayServer::Impl::OnClosed(connection_hdl hdl) {
     con->pending = false;
     --pending_upgrades_;
   }
-  if (con->client_id) {
-    hub_->Disconnect(con->client_id);
-    con->client_id = 0;
-  }
-}
-
-void GatewayServer::Impl::OnMessage(connection_hdl hdl, WsServer::message_ptr msg) {
-  Hub::ClientId id = ClientOf(hdl);
-  if (!id) return;
-  hub_->OnClientFrame(id, msg->get_opcode() == websocketpp::frame::opcode::binary,
-                      msg->get_payload());
-  MaybePump();
 }
 
 void GatewayServer::Impl::OnHttp(connection_hdl hdl) {

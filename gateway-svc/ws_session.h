@@ -1,0 +1,99 @@
+// WsSession: one open WebSocket connection, after the upgrade. websocketpp
+// accepts the connection, serves HTTP and runs the opening handshake; at
+// open, server.cc takes the socket out of it (asio's release()) and hands it
+// to a WsSession, which reads client frames (WsReader), writes the shared
+// prepared frames, answers pings and runs the closing handshake.
+//
+// Why not stay in websocketpp: an idle open connection there costs about
+// 3.2 KiB of the gateway's memory (its connection object with 13 handler
+// slots, the request and response objects, a processor, an Asio transport
+// with its own handlers and a read buffer), more than the Node.js peer's
+// whole connection. A WsSession holds the socket, an empty write queue and
+// an empty reader; reads go into one buffer shared by every session (the io
+// thread is single). See docs/PERFORMANCE.md, idle memory.
+//
+// Thread-safety: none; everything runs on the io thread.
+#pragma once
+
+#include <asio.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway-svc/gateway_metrics.h"
+#include "gateway-svc/hub.h"
+#include "gateway-svc/ws_wire.h"
+
+namespace coderef::gateway {
+
+// What every session shares: the hub, the metrics, settings and the read
+// buffer. Owned by the server; outlives the hub's clients.
+struct SessionHost {
+  Hub* hub = nullptr;
+  GatewayMetrics* metrics = nullptr;
+  int close_timeout_ms = 1000;
+  // Called after a client message reached the hub (the server may have
+  // replays to pace).
+  std::function<void()> after_client_message;
+  std::vector<char> read_buffer = std::vector<char>(64 * 1024 + 64);
+};
+
+class WsSession final : public ClientSink, public std::enable_shared_from_this<WsSession> {
+ public:
+  using Socket = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
+
+  WsSession(SessionHost* host, Socket socket);
+  // Starts reading as hub client `id`; `already_read` is what websocketpp
+  // read past the upgrade request (a client should not send before the
+  // upgrade's answer, so this is normally empty).
+  void Start(Hub::ClientId id, std::string already_read);
+
+  // ClientSink.
+  size_t BufferedBytes() const override { return queued_bytes_; }
+  void Send(const FramePtr& frame) override;
+  void Ping() override;
+  void Close(uint16_t code, std::string_view reason) override;
+  std::string Describe() const override;
+
+ private:
+  enum class State : uint8_t { kOpen, kClosing, kGone };
+
+  // Writes `wire` (held by `owner`) now if nothing is queued, else queues it.
+  void Write(const FramePtr& owner, std::string_view wire);
+  void ArmWrite();
+  void Flush();
+  void ArmRead();
+  void OnReadable(const asio::error_code& ec);
+  // Handles `n` bytes in the read buffer; false once the session is gone.
+  bool Consume(char* data, size_t n);
+  bool OnMessage(const WsReader::Message& m);
+  // Sends a close frame (once) and waits for the client's, or the timeout.
+  void StartClose(uint16_t code, std::string_view reason);
+  // The connection is over: the socket is closed and the hub told. Called
+  // from ClientSink methods (inside the hub's loops), it is posted.
+  void Gone(std::string_view why);
+  void GoneLater(std::string_view why);
+
+  SessionHost* host_;
+  Socket socket_;
+  Hub::ClientId id_ = 0;
+  State state_ = State::kOpen;
+  bool read_armed_ = false;
+  bool write_armed_ = false;
+  // After the last queued byte is written, close the socket (the answer to
+  // a client's close has gone out).
+  bool shut_after_write_ = false;
+  // Frames not yet written, oldest first from out_head_; the first has
+  // out_offset_ bytes written already. Empty (no heap) when idle.
+  std::vector<FramePtr> out_;
+  size_t out_head_ = 0;
+  size_t out_offset_ = 0;
+  size_t queued_bytes_ = 0;
+  WsReader reader_;
+  std::unique_ptr<asio::steady_timer> close_timer_;  // only while closing
+};
+
+}  // namespace coderef::gateway
