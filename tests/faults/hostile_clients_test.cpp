@@ -58,6 +58,120 @@ int StatusOf(const std::string& response) {
   return response.rfind("HTTP/1.", 0) == 0 && response.size() > 12 ? std::atoi(response.c_str() + 9) : 0;
 }
 
+// A raw WebSocket client for the frame-level tests: the upgrade and every
+// frame written by hand, frames read back with their opcode.
+class RawWs {
+ public:
+  explicit RawWs(int port) : fd_(ConnectTcp(port)) {}
+  ~RawWs() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  // Sends the upgrade request plus `then` in one write; true on a 101.
+  bool Upgrade(const std::string& then = "") {
+    std::string req =
+        "GET /orchestrator/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n" + then;
+    if (!Send(req)) return false;
+    auto end = Clock::now() + 5000ms;
+    while (buf_.find("\r\n\r\n") == std::string::npos) {
+      if (Clock::now() > end || !Fill(50)) return false;
+    }
+    size_t head = buf_.find("\r\n\r\n") + 4;
+    bool ok = buf_.rfind("HTTP/1.1 101", 0) == 0;
+    buf_.erase(0, head);
+    return ok;
+  }
+  bool Send(const std::string& bytes) {
+    return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+  }
+  // A masked client frame.
+  static std::string Frame(uint8_t b0, std::string_view payload) {
+    std::string f;
+    f.push_back(static_cast<char>(b0));
+    if (payload.size() < 126) {
+      f.push_back(static_cast<char>(0x80 | payload.size()));
+    } else {
+      f.push_back(static_cast<char>(0x80 | 126));
+      f.push_back(static_cast<char>(payload.size() >> 8));
+      f.push_back(static_cast<char>(payload.size() & 0xFF));
+    }
+    const char mask[4] = {0x0a, 0x3b, 0x5c, 0x7d};
+    f.append(mask, 4);
+    for (size_t i = 0; i < payload.size(); ++i) f.push_back(static_cast<char>(payload[i] ^ mask[i & 3]));
+    return f;
+  }
+  // The next server frame within `timeout`: false on timeout or EOF.
+  bool Next(int* opcode, std::string* payload, std::chrono::milliseconds timeout = 5000ms) {
+    auto end = Clock::now() + timeout;
+    for (;;) {
+      if (buf_.size() >= 2) {
+        size_t len = static_cast<unsigned char>(buf_[1]) & 0x7F, hs = 2;
+        if (len == 126 && buf_.size() >= 4) {
+          len = (static_cast<unsigned char>(buf_[2]) << 8) | static_cast<unsigned char>(buf_[3]);
+          hs = 4;
+        } else if (len == 127 && buf_.size() >= 10) {
+          len = 0;
+          for (int i = 0; i < 8; ++i) len = (len << 8) | static_cast<unsigned char>(buf_[2 + i]);
+          hs = 10;
+        }
+        if (len < 126 || hs > 2) {
+          if (buf_.size() >= hs + len) {
+            *opcode = static_cast<unsigned char>(buf_[0]) & 0x0F;
+            *payload = buf_.substr(hs, len);
+            buf_.erase(0, hs + len);
+            return true;
+          }
+        }
+      }
+      if (Clock::now() > end || !Fill(50)) {
+        if (eof_ || Clock::now() > end) return false;
+      }
+    }
+  }
+  // The next frame of `opcode`, skipping others (hello, pings...).
+  bool NextOf(int opcode, std::string* payload, std::chrono::milliseconds timeout = 5000ms) {
+    int op = -1;
+    auto end = Clock::now() + timeout;
+    while (Clock::now() < end) {
+      if (!Next(&op, payload, std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now())))
+        return false;
+      if (op == opcode) return true;
+    }
+    return false;
+  }
+  // True once the server has closed the TCP connection (within `timeout`).
+  bool WaitEof(std::chrono::milliseconds timeout) {
+    auto end = Clock::now() + timeout;
+    while (!eof_ && Clock::now() < end) Fill(50);
+    return eof_;
+  }
+  static int CloseCode(const std::string& payload) {
+    return payload.size() >= 2 ? (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1])
+                               : 1005;
+  }
+
+ private:
+  // Reads what is there within `ms`; false when nothing came.
+  bool Fill(int ms) {
+    if (eof_) return false;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, ms) <= 0) return false;
+    char b[65536];
+    ssize_t n = ::recv(fd_, b, sizeof b, 0);
+    if (n <= 0) {
+      eof_ = true;
+      return false;
+    }
+    buf_.append(b, static_cast<size_t>(n));
+    return true;
+  }
+
+  int fd_;
+  std::string buf_;
+  bool eof_ = false;
+};
+
 class HostileClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -264,6 +378,77 @@ TEST_F(HostileClientTest, BadFramesAreClosedWithTheirCodeAndOthersGoOn) {
   // The polite client still gets events too.
   EXPECT_TRUE(polite->ReadUntil([&] { return polite->position() == Seq(); }, 5000ms));
   EXPECT_EQ(polite->violations(), "");
+}
+
+TEST_F(HostileClientTest, ControlFramesAndCloseHandshakesFollowRfc6455) {
+  StartGateway({"--close-timeout-ms", "300"});
+  const std::string ping_op = RawWs::Frame(0x81, R"({"type":"ping"})");
+  std::string payload;
+  {
+    // A frame sent right behind the upgrade request, in the same write, is
+    // read (websocketpp read it along with the request).
+    RawWs c(g().port());
+    ASSERT_TRUE(c.Upgrade(ping_op));
+    std::string text;
+    bool pong = false;
+    for (int i = 0; i < 4 && !pong; ++i) {
+      ASSERT_TRUE(c.NextOf(0x1, &text)) << "no text frame";
+      pong = json::parse(text, nullptr, false).value("type", "") == "pong";
+    }
+    EXPECT_TRUE(pong) << "the op sent with the upgrade was answered";
+    // A ping frame is answered with a pong frame carrying its payload, also
+    // when the ping arrives a byte at a time.
+    std::string ping = RawWs::Frame(0x89, "are you there");
+    for (char ch : ping) ASSERT_TRUE(c.Send(std::string(1, ch)));
+    ASSERT_TRUE(c.NextOf(0xA, &payload));
+    EXPECT_EQ(payload, "are you there");
+    // The client closes: the gateway answers with the same code, then
+    // closes the TCP connection.
+    ASSERT_TRUE(c.Send(RawWs::Frame(0x88, std::string("\x0f\xa1", 2) + "done")));  // 4001
+    ASSERT_TRUE(c.NextOf(0x8, &payload));
+    EXPECT_EQ(RawWs::CloseCode(payload), 4001);
+    EXPECT_TRUE(c.WaitEof(2000ms)) << "the server closes the TCP connection after the close handshake";
+  }
+  {
+    // A close with no code is answered with a close with no code.
+    RawWs c(g().port());
+    ASSERT_TRUE(c.Upgrade());
+    ASSERT_TRUE(c.Send(RawWs::Frame(0x88, "")));
+    ASSERT_TRUE(c.NextOf(0x8, &payload));
+    EXPECT_EQ(payload, "");
+    EXPECT_TRUE(c.WaitEof(2000ms));
+  }
+  // Protocol violations: a close frame with the code, then the connection
+  // ends, also when the client never answers the close (--close-timeout-ms).
+  struct Case {
+    const char* name;
+    std::string frame;
+    int code;
+  };
+  const std::vector<Case> cases = {
+      {"reserved bit", RawWs::Frame(0xC1, "{}"), 1002},
+      {"reserved opcode", RawWs::Frame(0x83, "x"), 1002},
+      {"ping over 125 bytes", RawWs::Frame(0x89, std::string(126, 'p')), 1002},
+      {"fragmented ping", RawWs::Frame(0x09, "p"), 1002},
+      {"text not UTF-8", RawWs::Frame(0x81, "\xc3\x28"), 1007},
+      {"close code 1005", RawWs::Frame(0x88, "\x03\xed"), 1002},
+      {"close reason not UTF-8", RawWs::Frame(0x88, "\x03\xe8\xff"), 1007},
+  };
+  for (const Case& k : cases) {
+    RawWs c(g().port());
+    ASSERT_TRUE(c.Upgrade()) << k.name;
+    ASSERT_TRUE(c.Send(k.frame)) << k.name;
+    ASSERT_TRUE(c.NextOf(0x8, &payload)) << k.name << ": no close frame";
+    EXPECT_EQ(RawWs::CloseCode(payload), k.code) << k.name << ": " << payload.substr(2);
+    auto t0 = Clock::now();
+    EXPECT_TRUE(c.WaitEof(3000ms)) << k.name << ": an unanswered close ends the connection";
+    EXPECT_LT(Clock::now() - t0, 2000ms) << k.name;
+  }
+  EXPECT_NE(g().Log().find("client.protocol_error"), std::string::npos);
+  EXPECT_TRUE(WaitFor([&] {
+    return g().Get("/metrics").body.find("coderef_gateway_clients 1\n") != std::string::npos;
+  }, 5000ms)) << "every closed connection left the hub; only the bystander remains";
+  ExpectBystanderFollows("after control frames and close handshakes");
 }
 
 TEST_F(HostileClientTest, ThousandsOfConnectDisconnectCyclesLeakNothing) {
