@@ -63,7 +63,6 @@ struct GwConfig : public websocketpp::config::asio {
 
 using WsServer = websocketpp::server<GwConfig>;
 using ConnPtr = WsServer::connection_ptr;
-using MessagePtr = GwConfig::message_type::ptr;
 using websocketpp::connection_hdl;
 
 // Every server frame is framed once (WireFrame: header + payload) and shared

@@ -15,6 +15,18 @@ std::string_view WireOf(const FramePtr& f) { return static_cast<const WireFrame&
 
 std::string ErrnoText(int e) { return std::strerror(e); }
 
+// One non-blocking sendmsg, retried on EINTR.
+ssize_t SendNow(int fd, iovec* iov, size_t n) {
+  msghdr mh{};
+  mh.msg_iov = iov;
+  mh.msg_iovlen = n;
+  ssize_t r;
+  do {
+    r = ::sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+  } while (r < 0 && errno == EINTR);
+  return r;
+}
+
 }  // namespace
 
 WsSession::WsSession(SessionHost* host, Socket socket) : host_(host), socket_(std::move(socket)) {}
@@ -57,10 +69,8 @@ void WsSession::Write(const FramePtr& owner, std::string_view wire) {
     queued_bytes_ += wire.size();
     return;
   }
-  ssize_t n;
-  do {
-    n = ::send(socket_.native_handle(), wire.data(), wire.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
+  iovec iov{const_cast<char*>(wire.data()), wire.size()};
+  const ssize_t n = SendNow(socket_.native_handle(), &iov, 1);
   if (n == static_cast<ssize_t>(wire.size())) {
     host_->metrics->writes_direct->Add();
     return;
@@ -107,13 +117,7 @@ void WsSession::Flush() {
       iov[k] = {const_cast<char*>(w.data()), w.size()};
       total += w.size();
     }
-    msghdr mh{};
-    mh.msg_iov = iov;
-    mh.msg_iovlen = k;
-    ssize_t n;
-    do {
-      n = ::sendmsg(socket_.native_handle(), &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
+    const ssize_t n = SendNow(socket_.native_handle(), iov, k);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         ArmWrite();
@@ -245,7 +249,7 @@ bool WsSession::OnMessage(const WsReader::Message& m) {
     Gone("closed by the client");
     return false;
   }
-  StartClose(0, "");  // only arms the timeout: the state is already closing
+  ArmCloseTimer();
   return false;
 }
 
@@ -256,6 +260,10 @@ void WsSession::StartClose(uint16_t code, std::string_view reason) {
     FramePtr f = WireFrame::Raw(WsCloseFrame(code, reason));
     Write(f, WireOf(f));
   }
+  ArmCloseTimer();
+}
+
+void WsSession::ArmCloseTimer() {
   if (close_timer_ || state_ == State::kGone) return;
   close_timer_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
   close_timer_->expires_after(std::chrono::milliseconds(host_->close_timeout_ms));

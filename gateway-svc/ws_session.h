@@ -72,6 +72,8 @@ class WsSession final : public ClientSink, public std::enable_shared_from_this<W
   bool OnMessage(const WsReader::Message& m);
   // Sends a close frame (once) and waits for the client's, or the timeout.
   void StartClose(uint16_t code, std::string_view reason);
+  // Cuts the connection off after --close-timeout-ms (once).
+  void ArmCloseTimer();
   // The connection is over: the socket is closed and the hub told. Called
   // from ClientSink methods (inside the hub's loops), it is posted.
   void Gone(std::string_view why);

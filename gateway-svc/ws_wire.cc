@@ -2,8 +2,6 @@
 
 #include <cstring>
 
-#include "common/text.h"
-
 namespace coderef::gateway {
 
 std::string WsFrameHeader(uint8_t opcode, uint64_t size) {
@@ -74,8 +72,6 @@ void WsUnmask(char* p, size_t n, const uint8_t mask[4]) {
   }
   for (; i < n; ++i) p[i] = static_cast<char>(p[i] ^ mask[i & 3]);
 }
-
-bool WsValidUtf8(std::string_view s) { return IsValidUtf8(s); }
 
 WsReader::Step WsReader::ParseHeader(const unsigned char* p, size_t n, Header* h) {
   if (n < 2) return Step::kNeedMore;

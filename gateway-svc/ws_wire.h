@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/text.h"
 #include "gateway-svc/frame.h"
 
 namespace coderef::gateway {
@@ -107,7 +108,6 @@ class WsReader {
 
 // Unmasks `n` bytes of `p` in place with `mask`.
 void WsUnmask(char* p, size_t n, const uint8_t mask[4]);
-bool WsValidUtf8(std::string_view s);
 
 template <typename On>
 bool WsReader::Feed(char* data, size_t size, On&& on) {
@@ -159,7 +159,7 @@ int WsReader::OnFrame(const Header& h, char* payload, On& on) {
                                      static_cast<unsigned char>(data[1]));
         if (!WsValidCloseCode(code)) return FailFrame(1002, "invalid close code");
         reason = data.substr(2);
-        if (!WsValidUtf8(reason)) return FailFrame(1007, "close reason is not UTF-8");
+        if (!IsValidUtf8(reason)) return FailFrame(1007, "close reason is not UTF-8");
       }
       return on(Message{Kind::kClose, reason, code}) ? 1 : 0;
     }
@@ -181,7 +181,7 @@ int WsReader::OnFrame(const Header& h, char* payload, On& on) {
       message_.assign(data);
       return 1;
     }
-    if (h.opcode == 0x1 && !WsValidUtf8(data)) return FailFrame(1007, "text message is not UTF-8");
+    if (h.opcode == 0x1 && !IsValidUtf8(data)) return FailFrame(1007, "text message is not UTF-8");
     return on(Message{h.opcode == 0x1 ? Kind::kText : Kind::kBinary, data, 0}) ? 1 : 0;
   }
   if (!h.fin) return 1;
@@ -189,7 +189,7 @@ int WsReader::OnFrame(const Header& h, char* payload, On& on) {
   whole.swap(message_);
   const bool text = message_opcode_ == 0x1;
   message_opcode_ = -1;
-  if (text && !WsValidUtf8(whole)) return FailFrame(1007, "text message is not UTF-8");
+  if (text && !IsValidUtf8(whole)) return FailFrame(1007, "text message is not UTF-8");
   return on(Message{text ? Kind::kText : Kind::kBinary, whole, 0}) ? 1 : 0;
 }
 

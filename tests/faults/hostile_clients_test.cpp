@@ -85,22 +85,6 @@ class RawWs {
   bool Send(const std::string& bytes) {
     return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
   }
-  // A masked client frame.
-  static std::string Frame(uint8_t b0, std::string_view payload) {
-    std::string f;
-    f.push_back(static_cast<char>(b0));
-    if (payload.size() < 126) {
-      f.push_back(static_cast<char>(0x80 | payload.size()));
-    } else {
-      f.push_back(static_cast<char>(0x80 | 126));
-      f.push_back(static_cast<char>(payload.size() >> 8));
-      f.push_back(static_cast<char>(payload.size() & 0xFF));
-    }
-    const char mask[4] = {0x0a, 0x3b, 0x5c, 0x7d};
-    f.append(mask, 4);
-    for (size_t i = 0; i < payload.size(); ++i) f.push_back(static_cast<char>(payload[i] ^ mask[i & 3]));
-    return f;
-  }
   // The next server frame within `timeout`: false on timeout or EOF.
   bool Next(int* opcode, std::string* payload, std::chrono::milliseconds timeout = 5000ms) {
     auto end = Clock::now() + timeout;
@@ -382,7 +366,7 @@ TEST_F(HostileClientTest, BadFramesAreClosedWithTheirCodeAndOthersGoOn) {
 
 TEST_F(HostileClientTest, ControlFramesAndCloseHandshakesFollowRfc6455) {
   StartGateway({"--close-timeout-ms", "300"});
-  const std::string ping_op = RawWs::Frame(0x81, R"({"type":"ping"})");
+  const std::string ping_op = testsupport::MaskedFrame(0x81, R"({"type":"ping"})");
   std::string payload;
   {
     // A frame sent right behind the upgrade request, in the same write, is
@@ -398,13 +382,13 @@ TEST_F(HostileClientTest, ControlFramesAndCloseHandshakesFollowRfc6455) {
     EXPECT_TRUE(pong) << "the op sent with the upgrade was answered";
     // A ping frame is answered with a pong frame carrying its payload, also
     // when the ping arrives a byte at a time.
-    std::string ping = RawWs::Frame(0x89, "are you there");
+    std::string ping = testsupport::MaskedFrame(0x89, "are you there");
     for (char ch : ping) ASSERT_TRUE(c.Send(std::string(1, ch)));
     ASSERT_TRUE(c.NextOf(0xA, &payload));
     EXPECT_EQ(payload, "are you there");
     // The client closes: the gateway answers with the same code, then
     // closes the TCP connection.
-    ASSERT_TRUE(c.Send(RawWs::Frame(0x88, std::string("\x0f\xa1", 2) + "done")));  // 4001
+    ASSERT_TRUE(c.Send(testsupport::MaskedFrame(0x88, std::string("\x0f\xa1", 2) + "done")));  // 4001
     ASSERT_TRUE(c.NextOf(0x8, &payload));
     EXPECT_EQ(RawWs::CloseCode(payload), 4001);
     EXPECT_TRUE(c.WaitEof(2000ms)) << "the server closes the TCP connection after the close handshake";
@@ -413,7 +397,7 @@ TEST_F(HostileClientTest, ControlFramesAndCloseHandshakesFollowRfc6455) {
     // A close with no code is answered with a close with no code.
     RawWs c(g().port());
     ASSERT_TRUE(c.Upgrade());
-    ASSERT_TRUE(c.Send(RawWs::Frame(0x88, "")));
+    ASSERT_TRUE(c.Send(testsupport::MaskedFrame(0x88, "")));
     ASSERT_TRUE(c.NextOf(0x8, &payload));
     EXPECT_EQ(payload, "");
     EXPECT_TRUE(c.WaitEof(2000ms));
@@ -426,13 +410,13 @@ TEST_F(HostileClientTest, ControlFramesAndCloseHandshakesFollowRfc6455) {
     int code;
   };
   const std::vector<Case> cases = {
-      {"reserved bit", RawWs::Frame(0xC1, "{}"), 1002},
-      {"reserved opcode", RawWs::Frame(0x83, "x"), 1002},
-      {"ping over 125 bytes", RawWs::Frame(0x89, std::string(126, 'p')), 1002},
-      {"fragmented ping", RawWs::Frame(0x09, "p"), 1002},
-      {"text not UTF-8", RawWs::Frame(0x81, "\xc3\x28"), 1007},
-      {"close code 1005", RawWs::Frame(0x88, "\x03\xed"), 1002},
-      {"close reason not UTF-8", RawWs::Frame(0x88, "\x03\xe8\xff"), 1007},
+      {"reserved bit", testsupport::MaskedFrame(0xC1, "{}"), 1002},
+      {"reserved opcode", testsupport::MaskedFrame(0x83, "x"), 1002},
+      {"ping over 125 bytes", testsupport::MaskedFrame(0x89, std::string(126, 'p')), 1002},
+      {"fragmented ping", testsupport::MaskedFrame(0x09, "p"), 1002},
+      {"text not UTF-8", testsupport::MaskedFrame(0x81, "\xc3\x28"), 1007},
+      {"close code 1005", testsupport::MaskedFrame(0x88, "\x03\xed"), 1002},
+      {"close reason not UTF-8", testsupport::MaskedFrame(0x88, "\x03\xe8\xff"), 1007},
   };
   for (const Case& k : cases) {
     RawWs c(g().port());

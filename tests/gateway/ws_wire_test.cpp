@@ -9,28 +9,15 @@
 #include <string>
 #include <vector>
 
+#include "common/text.h"
+#include "tests/support/ws_client.h"
+
 namespace coderef::gateway {
 namespace {
 
-// A masked client frame.
-std::string ClientFrame(uint8_t opcode, std::string_view payload, bool fin = true,
-                        uint8_t extra_b0 = 0, const char* mask = "\x11\x22\x33\x44") {
-  std::string f;
-  f.push_back(static_cast<char>((fin ? 0x80 : 0) | extra_b0 | opcode));
-  const uint64_t n = payload.size();
-  if (n < 126) {
-    f.push_back(static_cast<char>(0x80 | n));
-  } else if (n <= 0xFFFF) {
-    f.push_back(static_cast<char>(0x80 | 126));
-    f.push_back(static_cast<char>(n >> 8));
-    f.push_back(static_cast<char>(n & 0xFF));
-  } else {
-    f.push_back(static_cast<char>(0x80 | 127));
-    for (int s = 56; s >= 0; s -= 8) f.push_back(static_cast<char>((n >> s) & 0xFF));
-  }
-  f.append(mask, 4);
-  for (size_t i = 0; i < payload.size(); ++i) f.push_back(static_cast<char>(payload[i] ^ mask[i & 3]));
-  return f;
+// A masked client frame of `opcode`; `extra_b0` sets reserved bits.
+std::string ClientFrame(uint8_t opcode, std::string_view payload, bool fin = true, uint8_t extra_b0 = 0) {
+  return testsupport::MaskedFrame(static_cast<uint8_t>((fin ? 0x80 : 0) | extra_b0 | opcode), payload);
 }
 
 struct Seen {
@@ -79,7 +66,7 @@ TEST(WsWireTest, CloseFramesCarryTheCodeAndACutReason) {
   ASSERT_LE(f.size(), 2u + 125u);
   EXPECT_EQ(static_cast<unsigned char>(f[1]), f.size() - 2);
   EXPECT_EQ((f.size() - 4) % 2, 0u) << "no half character";
-  EXPECT_TRUE(WsValidUtf8(f.substr(4)));
+  EXPECT_TRUE(IsValidUtf8(f.substr(4)));
 }
 
 TEST(WsWireTest, CloseCodesFollowRfc6455) {
@@ -98,7 +85,7 @@ TEST(WsWireTest, EveryMessageSurvivesEverySplit) {
                        ClientFrame(0xA, "") +                 // a control frame between fragments
                        ClientFrame(0x0, "\xa9!", true) +
                        ClientFrame(0x2, std::string("\x00\x01", 2)) +
-                       ClientFrame(0x1, big, false, 0, "\x00\x00\x00\x00") +
+                       ClientFrame(0x1, big, false) +
                        ClientFrame(0x0, "", true) +
                        ClientFrame(0x8, std::string("\x03\xe8", 2) + "bye");
   const std::vector<Seen> want = {

@@ -226,9 +226,9 @@ bool WsClient::WriteAll(const std::string& data) {
   return fd_ >= 0 && WriteAllFd(fd_, data, 5000);
 }
 
-bool WsClient::SendFrame(uint8_t opcode, std::string_view payload, bool fin) {
+std::string MaskedFrame(uint8_t b0, std::string_view payload) {
   std::string f;
-  f += static_cast<char>((fin ? 0x80 : 0) | (opcode & 0x0f));
+  f += static_cast<char>(b0);
   size_t n = payload.size();
   if (n < 126) {
     f += static_cast<char>(0x80 | n);
@@ -247,7 +247,11 @@ bool WsClient::SendFrame(uint8_t opcode, std::string_view payload, bool fin) {
   size_t start = f.size();
   f.append(payload.data(), payload.size());
   for (size_t i = 0; i < n; ++i) f[start + i] = static_cast<char>(f[start + i] ^ key[i % 4]);
-  return WriteAll(f);
+  return f;
+}
+
+bool WsClient::SendFrame(uint8_t opcode, std::string_view payload, bool fin) {
+  return WriteAll(MaskedFrame(static_cast<uint8_t>((fin ? 0x80 : 0) | (opcode & 0x0f)), payload));
 }
 
 bool WsClient::SendClose(uint16_t code, std::string_view reason) {

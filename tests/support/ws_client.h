@@ -29,6 +29,10 @@ struct HttpResult {
 HttpResult HttpGet(int port, const std::string& target, const Headers& headers = {},
                    int timeout_ms = 5000, const std::string& method = "GET");
 
+// A masked client frame (random mask). `b0` is the first byte whole: FIN,
+// the reserved bits and the opcode, so tests can also build bad frames.
+std::string MaskedFrame(uint8_t b0, std::string_view payload);
+
 class WsClient {
  public:
   struct Options {
