@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# End-to-end test of `docker compose up` with the project's real
+# docker-compose.yml and docker/*.Dockerfile (scripts/test.sh, compose stage).
+#
+#  1. a Docker engine: the running one, or `dockerd` started here (root) and
+#     stopped again at the end;
+#  2. base images: tests/compose/base-images.sh makes local stand-ins for
+#     debian:bookworm(-slim), nginx:stable and node:20-bookworm-slim when no
+#     registry is reachable (cached between runs);
+#  3. `build` (classic builder, DOCKER_BUILDKIT=0), `up -d`, and a wait until
+#     every service's healthcheck says healthy;
+#  4. tests/compose/compose_test.py through nginx on a free loopback port:
+#     REST, dashboard, WebSocket hello, a plan.json edit in the mounted
+#     workspace arriving, `docker kill` of gateway-1 with its clients resuming
+#     on gateway-2 with exact replay, a watcher restart (no resync when the
+#     watcher keeps durable state: --state-dir; else the documented
+#     epoch_changed resync);
+#  5. `down -v` (containers, network, the state volume), on any exit.
+#
+#   bash tests/compose/run.sh     exit 0 pass, 1 fail, 77 no engine (skipped)
+#
+# Environment (optional):
+#   COMPOSE="docker compose"     the compose command (default docker-compose,
+#                                else `docker compose`)
+#   CODEREF_COMPOSE_DURABLE=auto|1|0  expect no resync across a watcher
+#                                restart (auto: when the built watcher has
+#                                --state-dir)
+#   CODEREF_COMPOSE_KEEP=1       leave the project up and the engine running
+#   CODEREF_IMAGE_CACHE=DIR      base image cache (tests/compose/base-images.sh)
+# shellcheck disable=SC2317  # functions reached through the EXIT trap
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+PY=/usr/bin/python3
+START=$SECONDS
+export DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0
+
+say() { printf 'compose-e2e: [%4ds] %s\n' $((SECONDS - START)) "$*"; }
+die() { say "FAIL: $*" >&2; exit 1; }
+skip() { say "SKIPPED: $*"; exit 77; }
+
+command -v docker >/dev/null || skip "no docker CLI (apt-get install docker.io)"
+if [[ -n "${COMPOSE:-}" ]]; then read -r -a COMPOSE_CMD <<<"$COMPOSE"
+elif command -v docker-compose >/dev/null; then COMPOSE_CMD=(docker-compose)
+elif docker compose version >/dev/null 2>&1; then COMPOSE_CMD=(docker compose)
+else skip "neither docker-compose nor the docker compose plugin is installed"; fi
+"$PY" -c 'import websockets' 2>/dev/null || die "$PY lacks python3-websockets"
+
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/coderef-compose-e2e.XXXXXX")"
+DOCKERD_PID=""
+PROJECT="coderef-e2e-$$"
+UP=0
+
+cleanup() {
+  local rc=$?
+  set +e
+  if ((UP)) && [[ "${CODEREF_COMPOSE_KEEP:-}" != 1 ]]; then
+    if ((rc != 0)); then
+      say "state at failure:"
+      compose ps
+      compose logs --no-color --tail 40
+    fi
+    say "down -v"
+    compose down -v --remove-orphans >"$TMP/down.log" 2>&1 || { cat "$TMP/down.log"; rc=1; }
+  fi
+  if [[ -n "$DOCKERD_PID" && "${CODEREF_COMPOSE_KEEP:-}" != 1 ]]; then
+    say "stopping the dockerd started here (pid $DOCKERD_PID)"
+    kill -TERM "$DOCKERD_PID" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$DOCKERD_PID" 2>/dev/null && { say "dockerd did not stop: SIGKILL"; kill -KILL "$DOCKERD_PID"; }
+  fi
+  rm -rf "$TMP"
+  exit "$rc"
+}
+trap cleanup EXIT
+
+compose() { "${COMPOSE_CMD[@]}" -p "$PROJECT" -f "$ROOT/docker-compose.yml" "$@"; }
+
+# --- 1. engine -------------------------------------------------------------------
+if ! docker info >/dev/null 2>&1; then
+  [[ $(id -u) == 0 ]] || skip "no Docker engine runs and starting one needs root"
+  command -v dockerd >/dev/null || skip "no Docker engine runs and dockerd is not installed"
+  say "no engine runs: starting dockerd (log: /var/log/coderef-live-e2e-dockerd.log)"
+  dockerd >/var/log/coderef-live-e2e-dockerd.log 2>&1 &
+  DOCKERD_PID=$!
+  for _ in $(seq 300); do
+    docker info >/dev/null 2>&1 && break
+    kill -0 "$DOCKERD_PID" 2>/dev/null || { tail -5 /var/log/coderef-live-e2e-dockerd.log; DOCKERD_PID=""; skip "dockerd exited at start"; }
+    sleep 0.1
+  done
+  docker info >/dev/null 2>&1 || { tail -5 /var/log/coderef-live-e2e-dockerd.log; skip "dockerd did not answer within 30 s"; }
+fi
+say "engine: $(docker version -f '{{.Server.Version}}') ($(docker info -f '{{.Driver}}')), compose: ${COMPOSE_CMD[*]}"
+
+# --- 2. base images ---------------------------------------------------------------
+t0=$SECONDS
+bash tests/compose/base-images.sh
+T_BASE=$((SECONDS - t0))
+
+# --- 3. build, up, healthy --------------------------------------------------------
+PORT="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+mkdir -p "$TMP/workspace"
+cp -a examples/demo-workspace/. "$TMP/workspace/"
+chmod -R a+rX "$TMP"  # the services run as uid 10001
+export CODEREF_WORKSPACE="$TMP/workspace" CODEREF_WORKSPACE_MOUNT=/workspace
+export CODEREF_BIND=127.0.0.1 CODEREF_PORT="$PORT" CODEREF_VERSION=e2e
+export GATEWAY_ALLOWED_ORIGIN="http://127.0.0.1:$PORT" GATEWAY_TOKEN=""
+export CODEREF_LOG_FORMAT=text CODEREF_LOG_LEVEL=info CODEREF_NGINX_IMAGE=nginx:stable
+unset CODEREF_NOFILE  # the file's default must work on this engine
+
+t0=$SECONDS
+say "build (classic builder)"
+compose build >"$TMP/build.log" 2>&1 || { tail -40 "$TMP/build.log"; die "compose build failed"; }
+T_BUILD=$((SECONDS - t0))
+say "build done in ${T_BUILD}s"
+
+t0=$SECONDS
+UP=1
+compose up -d >"$TMP/up.log" 2>&1 || { cat "$TMP/up.log"; die "compose up failed"; }
+T_UPCMD=$((SECONDS - t0))
+SERVICES=(watcher gateway-1 gateway-2 nginx)
+for _ in $(seq 600); do
+  unhealthy=()
+  for s in "${SERVICES[@]}"; do
+    id="$(compose ps -q "$s")"
+    st="$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}no-healthcheck{{end}}' "$id" 2>/dev/null || echo missing)"
+    [[ "$st" == healthy ]] || unhealthy+=("$s=$st")
+  done
+  ((${#unhealthy[@]} == 0)) && break
+  sleep 0.1
+done
+((${#unhealthy[@]} == 0)) || die "not healthy after 60 s: ${unhealthy[*]}"
+T_HEALTHY=$((SECONDS - t0))
+say "up: every service healthy ${T_HEALTHY}s after \`up -d\` started (up -d itself ${T_UPCMD}s)"
+
+# --- 4. the test -----------------------------------------------------------------
+DURABLE="${CODEREF_COMPOSE_DURABLE:-auto}"
+if [[ "$DURABLE" == auto ]]; then
+  if docker run --rm --entrypoint /usr/local/bin/watcher-svc "coderef-live/watcher:e2e" --help 2>&1 | grep -q -- '--state-dir'; then
+    DURABLE=1
+  else
+    DURABLE=0
+  fi
+fi
+say "watcher durable state: $([[ $DURABLE == 1 ]] && echo 'expected (--state-dir): no resync across a restart' || echo 'not in this watcher: a restart is an epoch_changed resync')"
+"$PY" tests/compose/compose_test.py --url "http://127.0.0.1:$PORT" --workspace "$TMP/workspace" \
+  --compose "${COMPOSE_CMD[*]} -p $PROJECT -f $ROOT/docker-compose.yml" --durable "$DURABLE"
+
+say "image sizes:"
+docker image ls --format '  {{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E 'coderef-live/|nginx:stable' || true
+say "times: base images ${T_BASE}s, build ${T_BUILD}s, up to healthy ${T_HEALTHY}s, total $((SECONDS - START))s (before down)"
