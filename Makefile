@@ -4,15 +4,16 @@
 #   make run        build everything and run the demo (scripts/run-local.sh)
 #   make test       the whole test suite (scripts/test.sh; SKIP_* flags there)
 #   make build      release build (cmake preset "release")
-#   make bench      benchmarks (scripts/bench.sh), if present
+#   make bench      benchmarks (scripts/bench.sh)
+#   make package    Debian packages in out/packages/ (scripts/package.sh)
 #   make topology   watcher + 2 gateways + nginx on loopback (scripts/topology.sh)
 #   make topology-status / topology-stop
-#   make clean      stop the local topology, remove build/ and web/dist/
+#   make clean      stop the local topology, remove build/, web/dist/ and out/
 
 JOBS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help run test build bench topology topology-start topology-stop topology-status clean
+.PHONY: help run test build bench package topology topology-start topology-stop topology-status clean
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -28,8 +29,10 @@ build:
 	cmake --build --preset release -j$(JOBS)
 
 bench:
-	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; \
-	else echo "make bench: not available yet (no scripts/bench.sh)"; fi
+	scripts/bench.sh
+
+package:
+	scripts/package.sh
 
 topology topology-start:
 	scripts/topology.sh start
@@ -42,4 +45,4 @@ topology-status:
 
 clean:
 	-@scripts/topology.sh stop >/dev/null 2>&1
-	rm -rf build web/dist
+	rm -rf build web/dist out

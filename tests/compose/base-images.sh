@@ -73,8 +73,9 @@ drop_old() {
 }
 
 # apt_clean <rootfs>: what the official images add so that images built on
-# them carry no apt caches (docker-clean) and the slim variant's path
-# excludes (no manuals, docs or locales).
+# them carry no apt caches (docker-clean), dpkg skips its fsyncs (a layer is
+# all or nothing anyway: several times faster under load), and the slim
+# variant's path excludes (no manuals, docs or locales).
 apt_clean() {
   mkdir -p "$1/etc/apt/apt.conf.d" "$1/etc/dpkg/dpkg.cfg.d"
   cat >"$1/etc/apt/apt.conf.d/docker-clean" <<'APT'
@@ -84,6 +85,7 @@ Dir::Cache::pkgcache "";
 Dir::Cache::srcpkgcache "";
 APT
   printf 'Acquire::GzipIndexes "true";\nAcquire::CompressionTypes::Order:: "gz";\n' >"$1/etc/apt/apt.conf.d/docker-gzip-indexes"
+  echo force-unsafe-io >"$1/etc/dpkg/dpkg.cfg.d/docker-apt-speedup"
   printf 'path-exclude /usr/share/doc/*\npath-include /usr/share/doc/*/copyright\npath-exclude /usr/share/man/*\npath-exclude /usr/share/info/*\npath-exclude /usr/share/locale/*\n' \
     >"$1/etc/dpkg/dpkg.cfg.d/docker-slim"
 }

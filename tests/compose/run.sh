@@ -40,7 +40,8 @@ say() { printf 'compose-e2e: [%4ds] %s\n' $((SECONDS - START)) "$*"; }
 die() { say "FAIL: $*" >&2; exit 1; }
 skip() { say "SKIPPED: $*"; exit 77; }
 
-command -v docker >/dev/null || skip "no docker CLI (apt-get install docker.io)"
+# shellcheck source=tests/support/docker_engine.sh
+source "$ROOT/tests/support/docker_engine.sh"
 if [[ -n "${COMPOSE:-}" ]]; then read -r -a COMPOSE_CMD <<<"$COMPOSE"
 elif command -v docker-compose >/dev/null; then COMPOSE_CMD=(docker-compose)
 elif docker compose version >/dev/null 2>&1; then COMPOSE_CMD=(docker compose)
@@ -48,7 +49,6 @@ else skip "neither docker-compose nor the docker compose plugin is installed"; f
 "$PY" -c 'import websockets' 2>/dev/null || die "$PY lacks python3-websockets"
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/coderef-compose-e2e.XXXXXX")"
-DOCKERD_PID=""
 PROJECT="coderef-e2e-$$"
 UP=0
 
@@ -64,12 +64,7 @@ cleanup() {
     say "down -v"
     compose down -v --remove-orphans >"$TMP/down.log" 2>&1 || { cat "$TMP/down.log"; rc=1; }
   fi
-  if [[ -n "$DOCKERD_PID" && "${CODEREF_COMPOSE_KEEP:-}" != 1 ]]; then
-    say "stopping the dockerd started here (pid $DOCKERD_PID)"
-    kill -TERM "$DOCKERD_PID" 2>/dev/null
-    for _ in $(seq 100); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$DOCKERD_PID" 2>/dev/null && { say "dockerd did not stop: SIGKILL"; kill -KILL "$DOCKERD_PID"; }
-  fi
+  [[ "${CODEREF_COMPOSE_KEEP:-}" == 1 ]] || engine_stop
   rm -rf "$TMP"
   exit "$rc"
 }
@@ -78,19 +73,8 @@ trap cleanup EXIT
 compose() { "${COMPOSE_CMD[@]}" -p "$PROJECT" -f "$ROOT/docker-compose.yml" "$@"; }
 
 # --- 1. engine -------------------------------------------------------------------
-if ! docker info >/dev/null 2>&1; then
-  [[ $(id -u) == 0 ]] || skip "no Docker engine runs and starting one needs root"
-  command -v dockerd >/dev/null || skip "no Docker engine runs and dockerd is not installed"
-  say "no engine runs: starting dockerd (log: /var/log/coderef-live-e2e-dockerd.log)"
-  dockerd >/var/log/coderef-live-e2e-dockerd.log 2>&1 &
-  DOCKERD_PID=$!
-  for _ in $(seq 300); do
-    docker info >/dev/null 2>&1 && break
-    kill -0 "$DOCKERD_PID" 2>/dev/null || { tail -5 /var/log/coderef-live-e2e-dockerd.log; DOCKERD_PID=""; skip "dockerd exited at start"; }
-    sleep 0.1
-  done
-  docker info >/dev/null 2>&1 || { tail -5 /var/log/coderef-live-e2e-dockerd.log; skip "dockerd did not answer within 30 s"; }
-fi
+rc=0; engine_start || rc=$?
+((rc == 0)) || exit "$rc"
 say "engine: $(docker version -f '{{.Server.Version}}') ($(docker info -f '{{.Driver}}')), compose: ${COMPOSE_CMD[*]}"
 
 # --- 2. base images ---------------------------------------------------------------
