@@ -3,7 +3,9 @@
 # packages (and, for web/, from the npm registry). Idempotent and quiet when
 # everything is already there.
 #
-#   scripts/install-deps.sh              build + test deps (C++, python, chromium, nginx)
+#   scripts/install-deps.sh              build + test deps (C++, python, chromium, nginx,
+#                                        docker + debootstrap + lintian for the compose
+#                                        and package stages)
 #   scripts/install-deps.sh --web        also npm ci in web/ (and bench peers)
 #   scripts/install-deps.sh --build-only only what compiling the services needs
 #                                        (the Docker build stage)
@@ -22,6 +24,7 @@ TEST_PKGS=(
   chromium nginx-light docker-compose curl procps psmisc
   nodejs npm
   clang libclang-rt-14-dev
+  docker.io debootstrap lintian dpkg-dev systemd
 )
 if [[ "${1:-}" == "--build-only" ]]; then
   PKGS=("${BUILD_PKGS[@]}")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Failover test of the container-free topology (scripts/test.sh stage 6).
+# Failover test of the container-free topology (scripts/test.sh stage 7).
 #
 # Starts scripts/topology.sh on free high loopback ports with a temporary
 # run folder and workspace (a developer's `make topology` on 8080 is not
