@@ -14,7 +14,4 @@ set(fuzz_client_ws_LIBS coderef::gateway_core nlohmann_json::nlohmann_json)
 set(fuzz_query_LIBS coderef::gateway_core nlohmann_json::nlohmann_json)
 set(fuzz_ws_frames_LIBS coderef::gateway_core)
 
-set(CODEREF_FUZZ_TARGETS ${CODEREF_FUZZ_WATCHER_TARGETS})
-if(TARGET coderef_gateway)
-  list(APPEND CODEREF_FUZZ_TARGETS ${CODEREF_FUZZ_GATEWAY_TARGETS})
-endif()
+set(CODEREF_FUZZ_TARGETS ${CODEREF_FUZZ_WATCHER_TARGETS} ${CODEREF_FUZZ_GATEWAY_TARGETS})
