@@ -47,8 +47,13 @@
 # Time budget: about 15 minutes on 2 cores from a fresh clone with the
 # sanitizer stage (three builds: release, dev with the fuzzers, tsan targets;
 # test code is compiled at -O0 and without ASan, see tests/CMakeLists.txt),
-# under 10 without it; the compose and package stages add about 10 minutes
-# cold (image builds) and 3 warm (cached base images and build layers).
+# under 10 without it. The compose and package stages add 12 minutes
+# (measured 2026-12-06 on the 2-core machine shared with three other builds:
+# compose 11m02s, of which 10 minutes is the images' compile; packages
+# 1m11s), plus about 3 minutes once per machine for the debootstrap of the
+# base image stand-ins (cached in /var/cache/coderef-live/base-images); the
+# compose stage takes about 1 minute when no source changed since its last
+# run (the engine's layer cache).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
