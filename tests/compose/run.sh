@@ -104,12 +104,17 @@ UP=1
 compose up -d >"$TMP/up.log" 2>&1 || { cat "$TMP/up.log"; die "compose up failed"; }
 T_UPCMD=$((SECONDS - t0))
 SERVICES=(watcher gateway-1 gateway-2 nginx)
+# `up -d` returns once the last container started (after the health gates of
+# depends_on); then one `docker inspect` of the project's containers per poll
+# (a compose call costs a second or more of Python start-up).
+mapfile -t IDS < <(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT")
 for _ in $(seq 600); do
+  declare -A state=()
+  while read -r svc st; do state[$svc]="$st"; done < <(docker inspect -f \
+    '{{index .Config.Labels "com.docker.compose.service"}} {{if .State.Health}}{{.State.Health.Status}}{{else}}no-healthcheck{{end}}' "${IDS[@]}")
   unhealthy=()
   for s in "${SERVICES[@]}"; do
-    id="$(compose ps -q "$s")"
-    st="$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}no-healthcheck{{end}}' "$id" 2>/dev/null || echo missing)"
-    [[ "$st" == healthy ]] || unhealthy+=("$s=$st")
+    [[ "${state[$s]:-missing}" == healthy ]] || unhealthy+=("$s=${state[$s]:-missing}")
   done
   ((${#unhealthy[@]} == 0)) && break
   sleep 0.1
