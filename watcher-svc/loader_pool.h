@@ -22,6 +22,8 @@ class LoaderPool {
   // done. REQUIRES: fn is safe to call concurrently for different i.
   void ForEach(size_t n, size_t min_per_thread, const std::function<void(size_t)>& fn) const;
   int threads() const { return threads_; }
+  // Fewer items than this per thread are not worth a thread.
+  static constexpr size_t kMinItemsPerThread = 128;
 
  private:
   int threads_;

@@ -12,12 +12,6 @@ namespace coderef::watcher {
 
 namespace {
 
-// The only file names ClassifyPath can accept.
-bool IsTrackedFileName(std::string_view n) {
-  return n == "plan.json" || n == "stub.json" || n == "communication.json" ||
-         n == "workorder-log.txt";
-}
-
 std::string ErrnoText(int err) { return std::strerror(err); }
 
 }  // namespace
@@ -105,72 +99,13 @@ void WatcherCore::EnsureBaseWatches() {
   for (const auto& l : global_logs_) watch_plan_.Watch(DirName(l), false);
 }
 
-void WatcherCore::ScanDir(const std::string& abs_dir, const std::string& rel_dir, int depth,
-                          std::vector<DeferredList>* defer) {
-  int mode = WatchPlan::ModeFor(rel_dir);
-  if (mode == 0 || depth > 8) return;
-  // Watch first, then list: a file created between the two is seen twice
-  // (harmless), never missed.
-  watch_plan_.Watch(abs_dir, mode == 1);
-  if (defer && mode == 2 && depth > 0) {
-    // A feature folder during a large scan: listed later, on several
-    // threads (ListDeferred). It is watched already, so nothing is missed.
-    defer->push_back(DeferredList{abs_dir, rel_dir, depth, {}, 0, false});
-    return;
-  }
-  std::vector<DirEntry> entries;
-  int err = 0;
-  if (!fs_.ListDir(abs_dir, &entries, &err)) {
-    if (err != ENOENT && err != ENOTDIR)
-      LogWarn("scan.list_failed").Kv("dir", EscapeForDisplay(abs_dir)).Kv("error", ErrnoText(err));
-    return;
-  }
-  ScanEntries(abs_dir, rel_dir, depth, defer, entries);
-}
-
-void WatcherCore::ScanEntries(const std::string& abs_dir, const std::string& rel_dir, int depth,
-                              std::vector<DeferredList>* defer,
-                              const std::vector<DirEntry>& entries) {
-  for (const auto& e : entries) {
-    // Most files in a feature folder are not tracked (notes, code): skip
-    // them before building any path.
-    if (!e.is_dir && !IsTrackedFileName(e.name)) continue;
-    std::string child_rel = rel_dir + "/" + e.name;
-    std::string child_abs = JoinPath(abs_dir, e.name);
-    if (e.is_dir) {
-      if (WatchPlan::ModeFor(child_rel) != 0) ScanDir(child_abs, child_rel, depth + 1, defer);
-    } else if (ClassifyPath(child_rel)) {
-      // Regular files, and also what only looks like one (a dangling or
-      // looping symlink, a FIFO): ComputeItems logs why those are skipped.
-      MarkFile(child_abs);
-    }
-  }
-}
-
-void WatcherCore::ListDeferred(std::vector<DeferredList>* dirs) {
-  // Listing the (already watched) feature folders is most of a large
-  // scan's system time; it touches only the file system.
-  loaders_.ForEach(dirs->size(), kMinFilesPerThread, [&](size_t k) {
-    DeferredList& d = (*dirs)[k];
-    d.ok = fs_.ListDir(d.abs_dir, &d.entries, &d.err);
-  });
-  for (DeferredList& d : *dirs) {
-    if (!d.ok) {
-      if (d.err != ENOENT && d.err != ENOTDIR)
-        LogWarn("scan.list_failed").Kv("dir", EscapeForDisplay(d.abs_dir)).Kv("error", ErrnoText(d.err));
-      continue;
-    }
-    ScanEntries(d.abs_dir, d.rel_dir, d.depth, nullptr, d.entries);
-  }
-}
-
-void WatcherCore::ScanProject(const ProjectEntry& p, std::vector<DeferredList>* defer) {
+void WatcherCore::ScanProject(const ProjectEntry& p, std::vector<Scanner::Deferred>* defer) {
   for (const auto& s : state_.SourcesUnder(p.path)) MarkFile(s);
   std::string coderef = JoinPath(p.path, "coderef");
   FileStat st;
   int err = 0;
   if (fs_.Stat(coderef, &st, &err) && st.is_dir && !st.is_symlink) {
-    ScanDir(coderef, "coderef", 0, defer);
+    scanner_.Scan(coderef, "coderef", 0, defer);
   }
 }
 
@@ -373,7 +308,7 @@ bool WatcherCore::OnRawEvents(const std::vector<RawEvent>& events, SteadyTime no
       if (ev.type == RawEvent::Type::kCreated) {
         // Close the race: watch and scan the new folder now, before more
         // files land in it unseen.
-        ScanDir(path, rel, 0);
+        scanner_.Scan(path, rel);
         dirty_dirs_.insert(path);
         relevant = true;
       } else if (ev.type == RawEvent::Type::kDeleted) {
@@ -513,7 +448,7 @@ std::vector<WatcherCore::LoadedFile> WatcherCore::LoadFilesInParallel(
   std::vector<LoadedFile> out(sources.size());
   // Classifying is a read of the registry (const), so it runs on the
   // workers too; sources that are not plain files stay for the loop thread.
-  loaders_.ForEach(sources.size(), kMinFilesPerThread, [&](size_t k) {
+  loaders_.ForEach(sources.size(), LoaderPool::kMinItemsPerThread, [&](size_t k) {
     const ProjectEntry* p = nullptr;
     std::string rel;
     std::optional<PathInfo> info;
@@ -558,8 +493,8 @@ std::vector<v1::ChangeEvent> WatcherCore::FlushBatch(SteadyTime now, bool emit) 
   rescan.swap(rescan_projects_);
   // Many projects to scan (start-up, a full rescan): feature folders are
   // watched in order but listed together on several threads.
-  std::vector<DeferredList> deferred;
-  std::vector<DeferredList>* defer = loaders_.threads() > 1 && rescan.size() >= 16 ? &deferred : nullptr;
+  std::vector<Scanner::Deferred> deferred;
+  std::vector<Scanner::Deferred>* defer = loaders_.threads() > 1 && rescan.size() >= 16 ? &deferred : nullptr;
   for (const auto& id : rescan) {
     const ProjectEntry* p = ProjectById(id);
     if (!p) continue;
@@ -568,7 +503,7 @@ std::vector<v1::ChangeEvent> WatcherCore::FlushBatch(SteadyTime now, bool emit) 
     // Its folder or coderef/ may have appeared or gone (exists, has_coderef).
     differ_.PutItem(ProjectItem(*p), v1::EVENT_TYPE_PROJECT_ADDED, v1::EVENT_TYPE_PROJECT_UPDATED, events);
   }
-  if (!deferred.empty()) ListDeferred(&deferred);
+  if (!deferred.empty()) scanner_.ListDeferred(&deferred);
   std::set<std::string> dirs;
   dirs.swap(dirty_dirs_);
   for (const auto& d : dirs) {
@@ -577,7 +512,7 @@ std::vector<v1::ChangeEvent> WatcherCore::FlushBatch(SteadyTime now, bool emit) 
     if (ProjectFor(d, &rel)) {
       FileStat st;
       int err = 0;
-      if (fs_.Stat(d, &st, &err) && st.is_dir && !st.is_symlink) ScanDir(d, rel, 0);
+      if (fs_.Stat(d, &st, &err) && st.is_dir && !st.is_symlink) scanner_.Scan(d, rel);
     }
   }
   std::vector<std::string> expired;
@@ -593,7 +528,7 @@ std::vector<v1::ChangeEvent> WatcherCore::FlushBatch(SteadyTime now, bool emit) 
   // dirty again, goes out with a later batch. In chunks, so a rescan of
   // every file holds a few thousand freshly read items at a time, not a
   // second copy of the whole state.
-  const size_t chunk = loaders_.threads() > 1 && files.size() >= 2 * kMinFilesPerThread
+  const size_t chunk = loaders_.threads() > 1 && files.size() >= 2 * LoaderPool::kMinItemsPerThread
                            ? size_t{4096}
                            : std::max<size_t>(files.size(), 1);
   std::vector<const std::string*> list;

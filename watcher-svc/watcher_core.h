@@ -23,7 +23,8 @@
 // the whole disk against the published state, so the final state is right.
 //
 // Its parts, one concept per file: WatchPlan (which folders are watched,
-// anchors, failed watches), DirtyFiles (what changed, complete or
+// anchors, failed watches), Scanner (walks a tree per the plan, marking
+// the files it finds), DirtyFiles (what changed, complete or
 // being written), LoaderPool (the loader threads of large batches),
 // LogTailers (the workorder logs, resolving global logs' project columns),
 // Differ (final state vs StateStore: the events, and every change to the
@@ -55,6 +56,7 @@
 #include "watcher-svc/loader_pool.h"
 #include "watcher-svc/log_tailers.h"
 #include "watcher-svc/registry.h"
+#include "watcher-svc/scanner.h"
 #include "watcher-svc/state_store.h"
 #include "watcher-svc/watch_plan.h"
 #include "watcher-svc/watch_backend.h"
@@ -153,26 +155,7 @@ class WatcherCore {
   const ProjectEntry* ProjectById(const std::string& id) const;
   // Watches.
   void EnsureBaseWatches();
-  // A watched folder whose listing waits for ListDeferred.
-  struct DeferredList;
-  // Watches and lists `abs_dir`, marking the tracked files in it dirty and
-  // recursing into sub-folders that are watched. `defer` (a large scan):
-  // feature folders are watched now and listed later, together, on the
-  // loader pool (ListDeferred); nullptr lists them at once.
-  void ScanDir(const std::string& abs_dir, const std::string& rel_dir, int depth,
-               std::vector<DeferredList>* defer = nullptr);
-  void ScanEntries(const std::string& abs_dir, const std::string& rel_dir, int depth, std::vector<DeferredList>* defer,
-                   const std::vector<DirEntry>& entries);
-  struct DeferredList {
-    std::string abs_dir, rel_dir;
-    int depth = 0;
-    std::vector<DirEntry> entries;
-    int err = 0;
-    bool ok = false;
-  };
-  // Lists `dirs` on options_.load_threads threads, then scans the entries.
-  void ListDeferred(std::vector<DeferredList>* dirs);
-  void ScanProject(const ProjectEntry& p, std::vector<DeferredList>* defer);
+  void ScanProject(const ProjectEntry& p, std::vector<Scanner::Deferred>* defer);
   void MarkFile(const std::string& abs_path) { dirty_files_.MarkFound(abs_path); }
   // Reads what the backend has queued since the flush began (inotify only:
   // polling would list every folder again) into the dirty set.
@@ -188,7 +171,6 @@ class WatcherCore {
     bool preloaded = false;        // LoadFilesInParallel handled this source
   };
   enum class SourceClass { kGlobalLog, kNoProject, kUntracked, kBadName, kLog, kFile };
-  static constexpr size_t kMinFilesPerThread = 128;
   SourceClass ClassifySource(const std::string& source, const ProjectEntry** project,
                              std::string* rel, std::optional<PathInfo>* info) const;
   // Thread-safe: reads only fs_ and options_.
@@ -219,6 +201,7 @@ class WatcherCore {
 
   DirtyFiles dirty_files_;
   WatchPlan watch_plan_;
+  Scanner scanner_{fs_, watch_plan_, loaders_, dirty_files_};
   std::set<std::string> dirty_dirs_;
   std::set<std::string> rescan_projects_;
   bool registry_dirty_ = false;
