@@ -53,9 +53,12 @@ TEST_F(WatcherTest, LoneSaveIsOnePlanAddedThenUpdated) {
   EXPECT_EQ(ev[0].item().plan().status(), "planning");
   EXPECT_EQ(ev[0].item().plan().workorder_id(), "WO-auth-001");
   EXPECT_EQ(ev[0].item().text(), Plan("auth", "planning"));
-  // Published about one settle window after the change, not before.
+  // The first save also makes its feature folder: a closed write goes out
+  // after --quiet-ms, unless the folder's scan found the file already
+  // written (completion unknown: the settle window). editor_save_test.cpp
+  // checks the early flush of saves to existing files.
   int64_t delay_ms = (ev[0].published_us() - ev[0].first_change_us()) / 1000;
-  EXPECT_GE(delay_ms, 95);
+  EXPECT_GE(delay_ms, 0);
   EXPECT_LE(delay_ms, 400);
   EXPECT_EQ(probe_->topics().back(), "plan/alpha");
 
@@ -71,7 +74,10 @@ TEST_F(WatcherTest, LoneSaveIsOnePlanAddedThenUpdated) {
 
 TEST_F(WatcherTest, FiveEditsInOneWindowAreOneEvent) {
   WriteFileText(P("coderef/working/f/plan.json"), Plan("f", "s0"));
-  Start();
+  // Each edit is a complete write, so the window is --quiet-ms: widened to
+  // the settle window, so a loaded machine's gaps between the five writes
+  // stay inside it.
+  Start({"--quiet-ms", "100"});
   for (int i = 1; i <= 5; ++i) WriteFileText(P("coderef/working/f/plan.json"), Plan("f", "s" + std::to_string(i)));
   auto& ev = probe_->CollectEvents(1);
   ASSERT_EQ(ev.size(), 1u);
