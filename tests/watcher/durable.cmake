@@ -1,0 +1,3 @@
+# Durable state (--state-dir, contract section 6): the store over LevelDB
+# with a fault-injecting Env, and the restart tests with real processes.
+coderef_test(state_db_test SOURCES state_db_test.cpp LIBS coderef::watcher)
