@@ -41,6 +41,14 @@ class StateDbTest : public ::testing::Test {
     return db;
   }
 
+  // Opens and loads; the first failure.
+  DbStatus OpenAndLoad() {
+    DbStatus s;
+    auto db = Open(&s);
+    StoredState st;
+    return db ? db->Load(&st) : s;
+  }
+
   static v1::Item Plan(const std::string& feature, uint64_t hash) {
     v1::Item it;
     it.set_kind(v1::KIND_PLAN);
@@ -146,12 +154,7 @@ TEST_F(StateDbTest, CorruptFilesAreReportedNotRead) {
     std::ofstream out(e.path(), std::ios::binary | std::ios::trunc);
     for (uintmax_t i = 0; i < std::max<uintmax_t>(size, 64); ++i) out.put(static_cast<char>(rng()));
   }
-  DbStatus s;
-  auto db = Open(&s);
-  if (db) {
-    StoredState st;
-    s = db->Load(&st);
-  }
+  DbStatus s = OpenAndLoad();
   EXPECT_EQ(s.code, DbStatus::Code::kCorrupt) << s.message;
   EXPECT_NE(s.message.find(dir_.string()), std::string::npos) << "names the folder: " << s.message;
 }
@@ -176,12 +179,7 @@ TEST_F(StateDbTest, AFlippedByteInTheLogIsCorruption) {
     flipped = true;
   }
   ASSERT_TRUE(flipped) << "no log file to damage";
-  DbStatus s;
-  auto db = Open(&s);
-  if (db) {
-    StoredState st;
-    s = db->Load(&st);
-  }
+  DbStatus s = OpenAndLoad();
   EXPECT_EQ(s.code, DbStatus::Code::kCorrupt) << s.message;
 }
 
