@@ -9,6 +9,7 @@
 #include "common/names.h"
 #include "common/text.h"
 #include "watcher-svc/item_parser.h"
+#include "watcher-svc/restart_diff.h"
 
 namespace coderef::watcher {
 
@@ -667,16 +668,7 @@ std::vector<WatcherCore::LoadedFile> WatcherCore::LoadFilesInParallel(
 void WatcherCore::AddEvent(v1::EventType type, const v1::Item& item, bool with_item,
                            std::vector<v1::ChangeEvent>* events) {
   if (initial_) return;
-  v1::ChangeEvent ev;
-  ev.set_type(type);
-  ev.set_kind(item.kind());
-  ev.set_project(item.project());
-  ev.set_file_path(item.file_path());
-  ev.set_feature_name(item.feature_name());
-  ev.set_location(item.location());
-  ev.set_key(item.key());
-  if (with_item) *ev.mutable_item() = item;
-  events->push_back(std::move(ev));
+  events->push_back(MakeChangeEvent(type, item, with_item));
 }
 
 void WatcherCore::DiffSource(const std::string& source, LoadedFile* preloaded,

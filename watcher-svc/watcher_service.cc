@@ -10,8 +10,10 @@
 
 #include "common/flags.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "watcher-svc/batcher.h"
 #include "watcher-svc/curve_auth.h"
+#include "watcher-svc/durable_publish.h"
 #include "watcher-svc/http_server.h"
 #include "watcher-svc/inotify_backend.h"
 #include "watcher-svc/poll_backend.h"
@@ -135,15 +137,24 @@ int WatcherService::Run() {
   double start_ms = std::chrono::duration<double, std::milli>(clock.Now() - start).count();
   ::malloc_trim(0);  // the initial scan's temporaries: give them back
 
-  std::string epoch = publisher->epoch();
+  // The epoch: resumed from --state-dir (re-sending what may not have gone
+  // out, then what changed while down) or new.
+  DurableState durable(options_.durable, metrics);
+  {
+    DurableState::Resume resume = durable.Start(core.state());
+    ResumeFeed(*publisher, durable, &resume, clock.UnixMicros());
+  }
+  double ready_ms = std::chrono::duration<double, std::milli>(clock.Now() - start).count();
   MiniHttpServer http([&](const std::string& method, const std::string& path) {
     HttpResponse r;
     if (method != "GET" && method != "HEAD") {
       r.status = 405;
       r.body = "{\"error\":\"method not allowed\"}";
     } else if (path == "/healthz") {
-      r.body = "{\"status\":\"ok\",\"epoch\":\"" + epoch + "\",\"seq\":" +
-               std::to_string(publisher->seq()) + ",\"projects\":" +
+      r.body = "{\"status\":\"ok\",\"epoch\":\"" + publisher->epoch() + "\",\"seq\":" +
+               std::to_string(publisher->seq()) + ",\"durable\":" +
+               (durable.durable() ? "true" : "false") + ",\"state\":\"" + JsonEscape(durable.status()) +
+               "\",\"projects\":" +
                std::to_string(core.projects().size()) + ",\"items\":" +
                std::to_string(core.state().size()) + "}";
     } else if (path == "/metrics") {
@@ -168,7 +179,9 @@ int WatcherService::Run() {
   }
 
   LogInfo("watcher.started")
-      .Kv("epoch", epoch)
+      .Kv("epoch", publisher->epoch())
+      .Kv("seq", publisher->seq())
+      .Kv("state", durable.status())
       .Kv("pub", publisher->pub_endpoint())
       .Kv("snapshot", publisher->snapshot_endpoint())
       .Kv("http_port", http_port)
@@ -177,7 +190,8 @@ int WatcherService::Run() {
       .Kv("items", static_cast<uint64_t>(core.state().size()))
       .Kv("watches", static_cast<uint64_t>(backend->watch_count()))
       .Kv("registry_loaded", loaded)
-      .Kv("startup_ms", start_ms);
+      .Kv("startup_ms", start_ms)
+      .Kv("ready_ms", ready_ms);
 
   Batcher batcher(Millis(options_.settle_ms), Millis(options_.debounce_ms));
   auto next_hb = clock.Now();
@@ -242,7 +256,7 @@ int WatcherService::Run() {
     }
     if (batcher.Due(clock.Now()) || (stop && batcher.open())) {
       auto events = core.Flush();
-      publisher->Publish(&events, batcher.first_change_unix_us());
+      PublishDurably(*publisher, durable, &events, batcher.first_change_unix_us());
       // A large batch (a checkout, a rescan) leaves its temporaries in the
       // malloc arenas of the loop and the loader threads: give them back.
       if (events.size() >= 10000 || core.last_flush_files() >= 10000) {
@@ -255,7 +269,7 @@ int WatcherService::Run() {
       // folders) opens the next batch.
       if (core.dirty()) batcher.OnChange(clock.Now(), clock.UnixMicros());
     }
-    if (items[0].revents & ZMQ_POLLIN) publisher->ServeSnapshots(core.state());
+    if (items[0].revents & ZMQ_POLLIN) publisher->ServeSnapshots(core.state(), &durable);
     if (items.size() > fixed)
       http.OnPoll(std::vector<zmq::pollitem_t>(items.begin() + fixed, items.end()));
   }
@@ -269,8 +283,9 @@ int WatcherService::Run() {
     LogWarn("watcher.unsent_at_exit")
         .Kv("messages", static_cast<uint64_t>(publisher->outbox_size()))
         .Kv("reason", "a subscriber's queue stayed full until exit");
+  durable.Stop(publisher->sent_seq());
   ::close(sig_fd);
-  LogInfo("watcher.stopped").Kv("epoch", epoch).Kv("seq", publisher->seq());
+  LogInfo("watcher.stopped").Kv("epoch", publisher->epoch()).Kv("seq", publisher->seq());
   return 0;
 }
 

@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/zmq_util.h"
+#include "watcher-svc/durable_state.h"
 #include "watcher-svc/watcher_core.h"
 
 namespace coderef::watcher {
@@ -39,6 +40,8 @@ struct ServiceOptions {
   // Test seam: refuse inotify watches past this many (simulates the kernel's
   // max_user_watches). 0 = no limit.
   int max_watches = 0;
+  // --state-dir, --history-events, --state-sync (contract section 6).
+  DurableOptions durable;
 };
 
 class WatcherService {
