@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   std::string curve_secret, curve_public;
   watcher::ServiceOptions o;
   int64_t max_file_bytes = 1 << 20;
+  int max_hold_ms = 2000;
 
   FlagSet flags("watcher-svc: publishes changes to coderef/ plans, stubs and workorders on ZeroMQ",
                 "WATCHER_");
@@ -37,6 +38,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 600000));
   flags.Add("debounce-ms", o.debounce_ms, "Flush a batch at the latest this long after its first change")
       ->check(CLI::Range(1, 600000));
+  flags.Add("quiet-ms", o.quiet_ms,
+            "Flush a batch whose every change is a complete write (closed, or renamed into place) after this long without a new change")
+      ->check(CLI::Range(0, 600000));
+  flags.Add("max-hold-ms", max_hold_ms,
+            "Hold a file being written (not yet closed) at most this long from its first change, then publish it as it is")
+      ->check(CLI::Range(0, 3600000));
   flags.Add("heartbeat-ms", o.heartbeat_ms, "Heartbeat interval on topic hb")
       ->check(CLI::Range(10, 600000));
   flags.Add("max-file-bytes", max_file_bytes, "Raw file text is published up to this size")
@@ -96,6 +103,7 @@ int main(int argc, char** argv) {
   for (const auto& l : workorder_logs) o.watcher.workorder_logs.push_back(absolute(l));
   if (!o.durable.state_dir.empty()) o.durable.state_dir = absolute(o.durable.state_dir);
   o.watcher.max_file_bytes = static_cast<uint64_t>(max_file_bytes);
+  o.watcher.max_hold = std::chrono::milliseconds(max_hold_ms);
   // Large batches (start-up, rescans) are read and parsed on up to 4 threads.
   o.watcher.load_threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
   if (!curve_secret.empty()) {

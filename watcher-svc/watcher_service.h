@@ -27,6 +27,9 @@ struct ServiceOptions {
   std::string http = "127.0.0.1:9100";  // "" disables
   int settle_ms = 100;
   int debounce_ms = 500;
+  // A batch whose every change is a complete write goes out after this long
+  // without a new change (contract: "Early flush of complete writes").
+  int quiet_ms = 10;
   int heartbeat_ms = 1000;
   int poll_ms = 0;  // > 0: PollBackend
   int pub_hwm = 100000;
