@@ -137,7 +137,8 @@ class LevelDbStateDb final : public StateDb {
   DbStatus Reset(const std::string& epoch, const std::map<std::string, const v1::Item*>& items) override {
     leveldb::WriteBatch wb;
     std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) wb.Delete(it->key());
+    size_t dropped = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next(), ++dropped) wb.Delete(it->key());
     if (!it->status().ok()) return FromLevelDb(it->status(), "clearing " + options_.dir);
     it.reset();
     wb.Put(kVersionKey, std::to_string(kStateDbVersion));
@@ -152,7 +153,7 @@ class LevelDbStateDb final : public StateDb {
     loaded_ = true;
     // The deletions left tombstones over the old epoch's data: compact now,
     // so the store's size is the new state's.
-    db_->CompactRange(nullptr, nullptr);
+    if (dropped > 0) db_->CompactRange(nullptr, nullptr);
     return DbStatus::Ok();
   }
 
