@@ -9,6 +9,7 @@
 
 #include "common/names.h"
 #include "tests/watcher/fault_env.h"
+#include "watcher-svc/differ.h"
 #include "watcher-svc/restart_diff.h"
 
 namespace coderef::watcher {
@@ -30,6 +31,12 @@ v1::Item Plan(const std::string& f, uint64_t hash) {
   return Item(v1::KIND_PLAN, "p", "coderef/working/" + f + "/plan.json", hash);
 }
 v1::Item Project(const std::string& id, uint64_t hash) { return Item(v1::KIND_PROJECT, id, id, hash); }
+
+v1::ChangeEvent MakeChangeEvent(v1::EventType type, const v1::Item& item, bool with_item) {
+  std::vector<v1::ChangeEvent> out;
+  Differ::AddEvent(type, item, with_item, &out);
+  return out[0];
+}
 
 void Put(StateStore* s, const v1::Item& it) { s->Put(StateStore::ItemId(it), it); }
 std::map<std::string, v1::Item> Stored(std::initializer_list<v1::Item> items) {
