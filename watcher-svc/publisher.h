@@ -56,7 +56,8 @@ class Publisher {
   uint64_t sent_seq() const { return sent_seq_; }
   // Goes on in `epoch` after `seq` (a resumed epoch, or a new one at 0).
   // What waits in the outbox still goes out first, with its old epoch.
-  void SetEpoch(std::string epoch, uint64_t seq);
+  // `sent_seq`: every event up to it went out already (default: all).
+  void SetEpoch(std::string epoch, uint64_t seq, uint64_t sent_seq = UINT64_MAX);
   const std::string& pub_endpoint() const { return pub_bound_; }
   const std::string& snapshot_endpoint() const { return snapshot_bound_; }
   zmq::socket_t& router() { return router_; }
