@@ -4,6 +4,10 @@
 
 namespace coderef::gateway {
 
+HistoryFetcher::~HistoryFetcher() {
+  while (!fetches_.empty()) Finish(fetches_.begin()->first, false, "the feed stopped");
+}
+
 bool HistoryFetcher::Fetch(const std::string& epoch, uint64_t after_seq, uint64_t until_seq,
                            HistoryCallback done) {
   Key key{epoch, after_seq, until_seq};
@@ -74,7 +78,7 @@ void HistoryFetcher::Tick() {
   for (const auto& id : late) Finish(id, false, "no answer in time");
 }
 
-void HistoryFetcher::Finish(const std::string& request_id, bool ok, std::string error) {
+void HistoryFetcher::Finish(std::string request_id, bool ok, std::string error) {
   auto it = fetches_.find(request_id);
   Pending p = std::move(it->second);
   fetches_.erase(it);

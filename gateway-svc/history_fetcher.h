@@ -41,6 +41,10 @@ class HistoryFetcher {
  public:
   // `clock` must outlive this.
   HistoryFetcher(const Clock* clock, int timeout_ms) : clock_(clock), timeout_ms_(timeout_ms) {}
+  // Fetches still in flight fail ("the feed stopped"): every caller hears back.
+  ~HistoryFetcher();
+  HistoryFetcher(const HistoryFetcher&) = delete;
+  HistoryFetcher& operator=(const HistoryFetcher&) = delete;
 
   // Fetches (after_seq, until_seq] of `epoch` and calls `done` with it.
   // Returns false when the same range is already being fetched (`done` then
@@ -64,7 +68,7 @@ class HistoryFetcher {
     bool sent = false;
     SteadyTime deadline{};
   };
-  void Finish(const std::string& request_id, bool ok, std::string error);
+  void Finish(std::string request_id, bool ok, std::string error);  // by value: may be a key it erases
 
   const Clock* clock_;
   int timeout_ms_;

@@ -31,8 +31,9 @@ class HistoryFetcherTest : public ::testing::Test {
     return [this](std::shared_ptr<const HistoryRange> r) { results_.push_back(std::move(r)); };
   }
   FakeClock clock_;
-  HistoryFetcher fetcher_{&clock_, 3000};
+  // Before the fetcher: its destructor still calls back into it.
   std::vector<std::shared_ptr<const HistoryRange>> results_;
+  HistoryFetcher fetcher_{&clock_, 3000};
 };
 
 TEST_F(HistoryFetcherTest, OneRequestPerRangeHowEverManyAskForIt) {
@@ -84,6 +85,17 @@ TEST_F(HistoryFetcherTest, GoneGapAndTimeoutAreFailures) {
   ASSERT_EQ(results_.size(), 3u);
   EXPECT_EQ(results_[2]->error, "no answer in time");
   EXPECT_EQ(fetcher_.in_flight(), 0u);
+}
+
+TEST_F(HistoryFetcherTest, FetchesInFlightFailWhenTheFeedStops) {
+  {
+    HistoryFetcher f(&clock_, 3000);
+    f.Fetch("E", 1, 0, Collect());
+    f.Fetch("E", 1, 0, Collect());
+  }
+  ASSERT_EQ(results_.size(), 2u);
+  EXPECT_FALSE(results_[0]->ok);
+  EXPECT_EQ(results_[0]->error, "the feed stopped");
 }
 
 }  // namespace
