@@ -15,6 +15,11 @@ void DirtyFiles::Mark(const std::string& path, Completion completion, bool remov
     holds_.erase({e.first_change + max_hold_, path});
   }
   bool was_incomplete = Incomplete(e);
+  // A new write after a complete one (the file closed, then opened again):
+  // its hold counts from this write, not from the entry's first change, or
+  // a file rewritten in place again and again would, once its first hold
+  // ran out, be read in the middle of a later write.
+  if (completion == Completion::kInProgress && e.completion == Completion::kComplete) e.first_change = now;
   if (completion != Completion::kUnknown) e.completion = completion;
   if (holdable && !e.holdable) {
     // Found by a scan first, written now: the hold counts from this write.

@@ -9,8 +9,9 @@
 // the file was found by a scan (a new folder, a rescan) or only its
 // metadata changed. An in-progress file that may be held (a plain file, not
 // a log: the log tailer reads whole lines only) is not handed out by Take()
-// until it completes or `max_hold` has passed since its first change, so a
-// half-written file is never read into a batch.
+// until it completes or `max_hold` has passed since its first change (the
+// first change of the current write: a file closed and written again starts
+// a new hold), so a half-written file is never read into a batch.
 //
 // The batch-level questions the loop asks: is every dirty file complete and
 // was nothing removed (then the batch may flush after --quiet-ms), and when

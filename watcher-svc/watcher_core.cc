@@ -12,8 +12,6 @@ namespace coderef::watcher {
 
 namespace {
 
-bool IsLocation(std::string_view s) { return s == "working" || s == "archived" || s == "stubs"; }
-
 // The only file names ClassifyPath can accept.
 bool IsTrackedFileName(std::string_view n) {
   return n == "plan.json" || n == "stub.json" || n == "communication.json" ||
@@ -49,7 +47,10 @@ WatcherCore::WatcherCore(WatcherOptions options, FileSystem& fs, WatchBackend& b
       backend_(backend),
       metrics_(metrics),
       loaders_(options_.load_threads),
-      dirty_files_(options_.max_hold) {
+      dirty_files_(options_.max_hold),
+      watch_plan_(backend_, fs_,
+                  WatchPlan::Metrics{metrics_.watch_errors, metrics_.watch_limit_errors, metrics_.unwatched_dirs},
+                  DirName(NormalizePath(options_.projects_file))) {
   options_.projects_file = NormalizePath(options_.projects_file);
   registry_dir_ = DirName(options_.projects_file);
   registry_name_ = BaseName(options_.projects_file);
@@ -91,71 +92,26 @@ void WatcherCore::ScheduleRescan(const std::string& reason) {
 
 // ---------------------------------------------------------------- watches
 
-bool WatcherCore::Watch(const std::string& dir, bool entries_only) {
-  int err = 0;
-  if (backend_.AddWatch(dir, entries_only, &err)) {
-    if (failed_watches_.erase(dir) && metrics_.unwatched_dirs)
-      metrics_.unwatched_dirs->Set(static_cast<int64_t>(failed_watches_.size()));
-    return true;
-  }
-  if (err == ENOENT || err == ENOTDIR) return false;  // gone already: the parent's events cover it
-  if (failed_watches_.insert(dir).second) {
-    if (metrics_.watch_errors) metrics_.watch_errors->Add();
-    if (err == ENOSPC) {
-      if (metrics_.watch_limit_errors) metrics_.watch_limit_errors->Add();
-      LogError("watch.limit_reached")
-          .Kv("dir", EscapeForDisplay(dir))
-          .Kv("watches", static_cast<uint64_t>(backend_.watch_count()))
-          .Kv("hint", "raise fs.inotify.max_user_watches; this folder is rescanned every 2 s meanwhile");
-    } else {
-      LogError("watch.failed").Kv("dir", EscapeForDisplay(dir)).Kv("error", ErrnoText(err));
-    }
-  }
-  if (metrics_.unwatched_dirs)
-    metrics_.unwatched_dirs->Set(static_cast<int64_t>(failed_watches_.size()));
-  return false;
-}
-
 bool WatcherCore::RetryFailedWatches() {
-  if (failed_watches_.empty()) return false;
-  std::set<std::string> dirs = failed_watches_;
-  for (const auto& d : dirs) {
-    FileStat st;
-    int err = 0;
-    if (!fs_.Stat(d, &st, &err) || !st.is_dir) {
-      failed_watches_.erase(d);
-    }
-    // Whether or not the watch succeeds now, rescan: changes in an
-    // unwatched folder are only seen this way.
-    dirty_dirs_.insert(d);
-  }
-  if (metrics_.unwatched_dirs)
-    metrics_.unwatched_dirs->Set(static_cast<int64_t>(failed_watches_.size()));
+  if (!watch_plan_.has_failed()) return false;
+  // Whether or not the watch succeeds now, rescan: changes in an unwatched
+  // folder are only seen this way.
+  for (auto& d : watch_plan_.TakeRetries()) dirty_dirs_.insert(std::move(d));
   return true;
 }
 
 void WatcherCore::EnsureBaseWatches() {
-  Watch(registry_dir_, false);
-  for (const auto& l : global_logs_) Watch(DirName(l), false);
-}
-
-int WatcherCore::WatchModeFor(const std::string& rel_dir) const {
-  auto parts = Split(rel_dir, '/');
-  if (parts.empty() || parts[0] != "coderef") return 0;
-  if (parts.size() == 1) return 2;
-  if (!IsLocation(parts[1])) return 0;
-  if (parts.size() == 2) return 1;
-  if (parts.size() == 3) return 2;
-  return 0;
+  watch_plan_.Watch(registry_dir_, false);
+  for (const auto& l : global_logs_) watch_plan_.Watch(DirName(l), false);
 }
 
 void WatcherCore::ScanDir(const std::string& abs_dir, const std::string& rel_dir, int depth,
                           std::vector<DeferredList>* defer) {
-  int mode = WatchModeFor(rel_dir);
+  int mode = WatchPlan::ModeFor(rel_dir);
   if (mode == 0 || depth > 8) return;
   // Watch first, then list: a file created between the two is seen twice
   // (harmless), never missed.
-  Watch(abs_dir, mode == 1);
+  watch_plan_.Watch(abs_dir, mode == 1);
   if (defer && mode == 2 && depth > 0) {
     // A feature folder during a large scan: listed later, on several
     // threads (ListDeferred). It is watched already, so nothing is missed.
@@ -182,7 +138,7 @@ void WatcherCore::ScanEntries(const std::string& abs_dir, const std::string& rel
     std::string child_rel = rel_dir + "/" + e.name;
     std::string child_abs = JoinPath(abs_dir, e.name);
     if (e.is_dir) {
-      if (WatchModeFor(child_rel) != 0) ScanDir(child_abs, child_rel, depth + 1, defer);
+      if (WatchPlan::ModeFor(child_rel) != 0) ScanDir(child_abs, child_rel, depth + 1, defer);
     } else if (ClassifyPath(child_rel)) {
       // Regular files, and also what only looks like one (a dangling or
       // looping symlink, a FIFO): ComputeItems logs why those are skipped.
@@ -206,68 +162,6 @@ void WatcherCore::ListDeferred(std::vector<DeferredList>* dirs) {
     }
     ScanEntries(d.abs_dir, d.rel_dir, d.depth, nullptr, d.entries);
   }
-}
-
-void WatcherCore::DropAnchor(const std::string& project_id) {
-  // A project has at most one anchor: find it through the index rather
-  // than walking every anchor (that walk made start-up O(projects^2)).
-  auto at = anchor_dir_of_.find(project_id);
-  if (at == anchor_dir_of_.end()) return;
-  auto it = anchors_.find(at->second);
-  anchor_dir_of_.erase(at);
-  if (it == anchors_.end()) return;
-  auto& v = it->second;
-  v.erase(std::remove_if(v.begin(), v.end(),
-                         [&](const Anchor& a) { return a.project_id == project_id; }),
-          v.end());
-  if (v.empty()) {
-    if (it->first != registry_dir_) backend_.RemoveWatch(it->first);
-    anchors_.erase(it);
-  }
-}
-
-void WatcherCore::EnsureProjectWatches(const ProjectEntry& p) {
-  DropAnchor(p.id);
-  // Anchor on the nearest existing ancestor of <root>/coderef, watching for
-  // the next path component to appear.
-  std::string target = JoinPath(p.path, "coderef");
-  std::string child = "coderef";
-  std::string dir = p.path;
-  for (int guard = 0; guard < 64; ++guard) {
-    FileStat st;
-    int err = 0;
-    if (fs_.Stat(dir, &st, &err) && st.is_dir) break;
-    if (dir == "/") break;
-    child = BaseName(dir);
-    dir = DirName(dir);
-  }
-  anchors_[dir].push_back(Anchor{p.id, child});
-  anchor_dir_of_[p.id] = dir;
-  Watch(dir, true);
-}
-
-void WatcherCore::DropProjectWatches(const ProjectEntry& p) {
-  DropAnchor(p.id);
-  // The coderef tree: its directories are the watched ones under it.
-  std::vector<std::string> stale;
-  std::string prefix = JoinPath(p.path, "coderef");
-  for (const auto& d : failed_watches_)
-    if (d == prefix || StartsWith(d, prefix + "/")) stale.push_back(d);
-  for (const auto& d : stale) failed_watches_.erase(d);
-  // Walk the published sources to find watched dirs (cheaper than asking
-  // the backend for a list; dirs without sources are dropped when the
-  // kernel reports them gone or on the next restart).
-  std::set<std::string> dirs;
-  for (const auto& s : state_.SourcesUnder(prefix)) {
-    std::string d = DirName(s);
-    while (d.size() >= prefix.size()) {
-      dirs.insert(d);
-      if (d == prefix) break;
-      d = DirName(d);
-    }
-  }
-  dirs.insert(prefix);
-  for (const auto& d : dirs) backend_.RemoveWatch(d);
 }
 
 void WatcherCore::ScanProject(const ProjectEntry& p, std::vector<DeferredList>* defer) {
@@ -368,8 +262,8 @@ void WatcherCore::ReloadRegistry(std::vector<v1::ChangeEvent>* events,
     else if (o->second.path != p.path) moved.push_back(o->second);
   }
 
-  for (const auto& p : removed) DropProjectWatches(p);
-  for (const auto& p : moved) DropProjectWatches(p);
+  for (const auto& p : removed) watch_plan_.DropProject(p, state_.SourcesUnder(JoinPath(p.path, "coderef")));
+  for (const auto& p : moved) watch_plan_.DropProject(p, state_.SourcesUnder(JoinPath(p.path, "coderef")));
   projects_ = parsed.projects;
   root_index_.clear();
   for (size_t i = 0; i < projects_.size(); ++i) root_index_.emplace(projects_[i].path, i);
@@ -418,7 +312,7 @@ bool WatcherCore::IsTrackedFileEvent(const std::string& abs_path, bool is_dir) c
   std::string rel;
   const ProjectEntry* p = ProjectFor(abs_path, &rel);
   if (!p) return false;
-  if (is_dir) return WatchModeFor(rel) != 0;
+  if (is_dir) return WatchPlan::ModeFor(rel) != 0;
   return ClassifyPath(rel).has_value();
 }
 
@@ -437,9 +331,8 @@ bool WatcherCore::OnRawEvents(const std::vector<RawEvent>& events, SteadyTime no
       if (dir == registry_dir_) registry_dirty_ = true;
       for (const auto& l : global_logs_)
         if (DirName(l) == dir) MarkFile(l);
-      auto a = anchors_.find(dir);
-      if (a != anchors_.end()) {
-        for (const auto& an : a->second) rescan_projects_.insert(an.project_id);
+      if (const auto* anchors = watch_plan_.AnchorsIn(dir)) {
+        for (const auto& an : *anchors) rescan_projects_.insert(an.project_id);
       }
       std::string rel;
       if (const ProjectEntry* p = ProjectFor(dir, &rel)) {
@@ -464,9 +357,8 @@ bool WatcherCore::OnRawEvents(const std::vector<RawEvent>& events, SteadyTime no
       dirty_files_.Mark(path, ev.completion, false, false, now);
       relevant = true;
     }
-    auto a = anchors_.find(ev.dir);
-    if (a != anchors_.end()) {
-      for (const auto& an : a->second) {
+    if (const auto* anchors = watch_plan_.AnchorsIn(ev.dir)) {
+      for (const auto& an : *anchors) {
         if (an.child == ev.name) {
           rescan_projects_.insert(an.project_id);
           relevant = true;
@@ -477,7 +369,7 @@ bool WatcherCore::OnRawEvents(const std::vector<RawEvent>& events, SteadyTime no
     const ProjectEntry* p = ProjectFor(path, &rel);
     if (!p) continue;
     if (ev.is_dir) {
-      if (WatchModeFor(rel) == 0) continue;
+      if (WatchPlan::ModeFor(rel) == 0) continue;
       if (ev.type == RawEvent::Type::kCreated) {
         // Close the race: watch and scan the new folder now, before more
         // files land in it unseen.
@@ -671,7 +563,7 @@ std::vector<v1::ChangeEvent> WatcherCore::FlushBatch(SteadyTime now, bool emit) 
   for (const auto& id : rescan) {
     const ProjectEntry* p = ProjectById(id);
     if (!p) continue;
-    EnsureProjectWatches(*p);
+    watch_plan_.AnchorProject(*p);
     ScanProject(*p, defer);
     // Its folder or coderef/ may have appeared or gone (exists, has_coderef).
     differ_.PutItem(ProjectItem(*p), v1::EVENT_TYPE_PROJECT_ADDED, v1::EVENT_TYPE_PROJECT_UPDATED, events);

@@ -22,7 +22,8 @@
 // Overflow (IN_Q_OVERFLOW) or a lost watch schedules a rescan that diffs
 // the whole disk against the published state, so the final state is right.
 //
-// Its parts, one concept per file: DirtyFiles (what changed, complete or
+// Its parts, one concept per file: WatchPlan (which folders are watched,
+// anchors, failed watches), DirtyFiles (what changed, complete or
 // being written), LoaderPool (the loader threads of large batches),
 // LogTailers (the workorder logs, resolving global logs' project columns),
 // Differ (final state vs StateStore: the events, and every change to the
@@ -55,6 +56,7 @@
 #include "watcher-svc/log_tailers.h"
 #include "watcher-svc/registry.h"
 #include "watcher-svc/state_store.h"
+#include "watcher-svc/watch_plan.h"
 #include "watcher-svc/watch_backend.h"
 #include "watcher-svc/workorder_log.h"
 
@@ -130,7 +132,7 @@ class WatcherCore {
   size_t dirty_file_count() const { return dirty_files_.size(); }
   // Directories whose watch could not be added (e.g. the watch limit): they
   // are retried and rescanned by RetryFailedWatches() every few seconds.
-  bool has_failed_watches() const { return !failed_watches_.empty(); }
+  bool has_failed_watches() const { return watch_plan_.has_failed(); }
   // Retries failed watches; rescans those dirs (marks dirty). Returns true
   // when something became dirty.
   bool RetryFailedWatches();
@@ -143,11 +145,6 @@ class WatcherCore {
   const std::vector<ProjectEntry>& projects() const { return projects_; }
 
  private:
-  struct Anchor {
-    std::string project_id;
-    std::string child;  // the entry name that matters in this dir
-  };
-
   // Registry.
   void ReloadRegistry(std::vector<v1::ChangeEvent>* events,
                       std::vector<v1::ChangeEvent>* trailing);
@@ -156,12 +153,6 @@ class WatcherCore {
   const ProjectEntry* ProjectById(const std::string& id) const;
   // Watches.
   void EnsureBaseWatches();
-  void EnsureProjectWatches(const ProjectEntry& p);
-  void DropProjectWatches(const ProjectEntry& p);
-  void DropAnchor(const std::string& project_id);
-  bool Watch(const std::string& dir, bool entries_only);
-  // Depth rule inside a project: 0 not watched, 1 entries only, 2 full.
-  int WatchModeFor(const std::string& rel_dir) const;
   // A watched folder whose listing waits for ListDeferred.
   struct DeferredList;
   // Watches and lists `abs_dir`, marking the tracked files in it dirty and
@@ -223,17 +214,15 @@ class WatcherCore {
   std::string registry_dir_;
   std::string registry_name_;
   std::set<std::string> global_logs_;
-  std::map<std::string, std::vector<Anchor>> anchors_;  // dir -> projects waiting on it
-  std::map<std::string, std::string> anchor_dir_of_;   // project id -> its anchor dir
   LogTailers logs_{fs_, projects_};
   LoaderPool loaders_;
 
   DirtyFiles dirty_files_;
+  WatchPlan watch_plan_;
   std::set<std::string> dirty_dirs_;
   std::set<std::string> rescan_projects_;
   bool registry_dirty_ = false;
   bool full_rescan_ = false;
-  std::set<std::string> failed_watches_;
   size_t last_flush_files_ = 0;
 
   StateStore state_;

@@ -74,6 +74,22 @@ TEST(DirtyFiles, HoldRunsOutMaxHoldAfterTheFirstChange) {
   EXPECT_EQ(d.NextHoldExpiry(), SteadyTime::max());
 }
 
+TEST(DirtyFiles, AWriteAfterACloseStartsANewHold) {
+  FakeClock clock;
+  DirtyFiles d(2000ms);
+  d.Mark(kA, Completion::kInProgress, false, true, clock.Now());
+  d.Mark(kB, Completion::kInProgress, false, true, clock.Now());
+  clock.Advance(1900ms);
+  d.Mark(kA, Completion::kComplete, false, true, clock.Now());     // closed
+  d.Mark(kA, Completion::kInProgress, false, true, clock.Now());   // and truncated again
+  clock.Advance(100ms);
+  std::vector<std::string> expired;
+  EXPECT_EQ(d.Take(clock.Now(), &expired), std::vector<std::string>{kB})
+      << "kA's current write began 100 ms ago: still held";
+  EXPECT_TRUE(d.IsHeld(kA, clock.Now()));
+  EXPECT_EQ(d.NextHoldExpiry(), clock.Now() + 1900ms);
+}
+
 TEST(DirtyFiles, FoundByScanThenWrittenIsHeldFromTheWrite) {
   FakeClock clock;
   DirtyFiles d(2000ms);

@@ -53,10 +53,13 @@ TEST_F(WatcherTest, LoneSaveIsOnePlanAddedThenUpdated) {
   EXPECT_EQ(ev[0].item().plan().status(), "planning");
   EXPECT_EQ(ev[0].item().plan().workorder_id(), "WO-auth-001");
   EXPECT_EQ(ev[0].item().text(), Plan("auth", "planning"));
-  // A closed write goes out after --quiet-ms, well before the settle window.
+  // The first save also makes its feature folder: a closed write goes out
+  // after --quiet-ms, unless the folder's scan found the file already
+  // written (completion unknown: the settle window). editor_save_test.cpp
+  // checks the early flush of saves to existing files.
   int64_t delay_ms = (ev[0].published_us() - ev[0].first_change_us()) / 1000;
   EXPECT_GE(delay_ms, 0);
-  EXPECT_LT(delay_ms, 95);
+  EXPECT_LE(delay_ms, 400);
   EXPECT_EQ(probe_->topics().back(), "plan/alpha");
 
   AtomicWrite(P("coderef/working/auth/plan.json"), Plan("auth", "in_progress"));
