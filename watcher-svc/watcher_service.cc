@@ -10,8 +10,10 @@
 
 #include "common/flags.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "watcher-svc/batcher.h"
 #include "watcher-svc/curve_auth.h"
+#include "watcher-svc/durable_publish.h"
 #include "watcher-svc/http_server.h"
 #include "watcher-svc/publisher.h"
 
@@ -74,6 +76,15 @@ bool WatcherService::Init() {
   double start_ms = std::chrono::duration<double, std::milli>(clock.Now() - start).count();
   ::malloc_trim(0);  // the initial scan's temporaries: give them back
 
+  // The epoch: resumed from --state-dir (re-sending what may not have gone
+  // out, then what changed while down) or new.
+  durable_ = std::make_unique<DurableState>(options_.durable, metrics_);
+  {
+    DurableState::Resume resume = durable_->Start(core_->state());
+    ResumeFeed(*publisher_, *durable_, &resume, clock.UnixMicros());
+  }
+  double ready_ms = std::chrono::duration<double, std::milli>(clock.Now() - start).count();
+
   if (!options_.http.empty()) {
     http_ = std::make_unique<MiniHttpServer>([this](const std::string& method, const std::string& path) {
       HttpResponse r;
@@ -103,6 +114,8 @@ bool WatcherService::Init() {
 
   LogInfo("watcher.started")
       .Kv("epoch", publisher_->epoch())
+      .Kv("seq", publisher_->seq())
+      .Kv("state", durable_->status())
       .Kv("pub", publisher_->pub_endpoint())
       .Kv("snapshot", publisher_->snapshot_endpoint())
       .Kv("http_port", http_port_)
@@ -111,7 +124,8 @@ bool WatcherService::Init() {
       .Kv("items", static_cast<uint64_t>(core_->state().size()))
       .Kv("watches", static_cast<uint64_t>(seams_.backend.watch_count()))
       .Kv("registry_loaded", loaded)
-      .Kv("startup_ms", start_ms);
+      .Kv("startup_ms", start_ms)
+      .Kv("ready_ms", ready_ms);
 
   batcher_ = std::make_unique<Batcher>(Millis(options_.settle_ms), Millis(options_.debounce_ms),
                                        Millis(options_.quiet_ms));
@@ -125,7 +139,8 @@ bool WatcherService::Init() {
 
 std::string WatcherService::Healthz() const {
   return "{\"status\":\"ok\",\"epoch\":\"" + publisher_->epoch() + "\",\"seq\":" +
-         std::to_string(publisher_->seq()) + ",\"projects\":" + std::to_string(core_->projects().size()) +
+         std::to_string(publisher_->seq()) + ",\"durable\":" + (durable_->durable() ? "true" : "false") +
+         ",\"state\":\"" + JsonEscape(durable_->status()) + "\",\"projects\":" + std::to_string(core_->projects().size()) +
          ",\"items\":" + std::to_string(core_->state().size()) + ",\"batch_open\":" +
          (batch_open() ? "true" : "false") + ",\"dirty_files\":" + std::to_string(core_->dirty_file_count()) +
          ",\"outbox_empty\":" + (outbox_empty() ? "true" : "false") + "}";
@@ -167,7 +182,7 @@ void WatcherService::Step(SteadyTime now, bool backend_readable) {
 void WatcherService::FlushBatch(SteadyTime now) {
   const Clock& clock = seams_.clock;
   auto events = core_->Flush(now);
-  publisher_->Publish(&events, batcher_->first_change_unix_us());
+  PublishDurably(*publisher_, *durable_, &events, batcher_->first_change_unix_us());
   // A large batch (a checkout, a rescan) leaves its temporaries in the
   // malloc arenas of the loop and the loader threads: give them back.
   if (events.size() >= 10000 || core_->last_flush_files() >= 10000) {
@@ -203,15 +218,17 @@ bool WatcherService::StepShutdown(SteadyTime now) {
   }
   last_step_ = now;
   if (publisher_->pending()) publisher_->Flush();
-  if (!publisher_->pending()) return true;
-  if (now < give_up_) return false;
-  LogWarn("watcher.unsent_at_exit")
-      .Kv("messages", static_cast<uint64_t>(publisher_->outbox_size()))
-      .Kv("reason", "a subscriber's queue stayed full until exit");
+  if (publisher_->pending() && now < give_up_) return false;
+  if (publisher_->pending())
+    LogWarn("watcher.unsent_at_exit")
+        .Kv("messages", static_cast<uint64_t>(publisher_->outbox_size()))
+        .Kv("reason", "a subscriber's queue stayed full until exit");
+  // What went out need not be re-sent at the next start.
+  durable_->Stop(publisher_->sent_seq());
   return true;
 }
 
-void WatcherService::ServeSnapshots() { publisher_->ServeSnapshots(core_->state()); }
+void WatcherService::ServeSnapshots() { publisher_->ServeSnapshots(core_->state(), durable_.get()); }
 
 int WatcherService::Run() {
   const Clock& clock = seams_.clock;

@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/zmq_util.h"
+#include "watcher-svc/durable_state.h"
 #include "watcher-svc/file_system.h"
 #include "watcher-svc/watch_backend.h"
 #include "watcher-svc/watcher_core.h"
@@ -44,6 +45,8 @@ struct ServiceOptions {
   // admits only these client keys (already loaded from that path).
   std::string curve_allowed_clients;
   std::set<std::string> curve_allowed_keys;
+  // --state-dir, --history-events, --state-sync (contract section 6).
+  DurableOptions durable;
 };
 
 // The seams the service runs on. main.cpp chooses the real ones
@@ -99,6 +102,7 @@ class WatcherService {
   bool batch_open() const;
   bool outbox_empty() const;
   const WatcherCore& core() const { return *core_; }
+  const DurableState& durable() const { return *durable_; }
   Publisher& publisher() { return *publisher_; }
   MetricsRegistry& metrics() { return metrics_; }
 
@@ -114,6 +118,7 @@ class WatcherService {
   std::unique_ptr<ZapAuthenticator> zap_;
   std::unique_ptr<Publisher> publisher_;
   std::unique_ptr<WatcherCore> core_;
+  std::unique_ptr<DurableState> durable_;
   std::unique_ptr<Batcher> batcher_;
   std::unique_ptr<MiniHttpServer> http_;
   int http_port_ = 0;
