@@ -7,6 +7,7 @@
 #include "common/text.h"
 #include "gateway-svc/access.h"
 #include "gateway-svc/event_json.h"
+#include "gateway-svc/http_codec.h"
 #include "gateway-svc/json_writer.h"
 
 namespace coderef::gateway {
@@ -63,12 +64,7 @@ void RestApi::Stamp(std::string* body) const {
 }
 
 HttpResponse RestApi::Error(int status, std::string_view error) const {
-  HttpResponse resp;
-  resp.status = status;
-  JsonWriter w(&resp.body);
-  w.BeginObject();
-  w.Str("error", error);
-  w.EndObject();
+  HttpResponse resp = HttpErrorResponse(status, error);
   Stamp(&resp.body);
   return resp;
 }

@@ -43,21 +43,14 @@ void WsSession::Send(const FramePtr& frame) {
 }
 
 void WsSession::Ping() {
-  static const FramePtr kPing = WireFrame::Raw(std::string("\x89\x00", 2));  // FIN, ping, empty
+  static const FramePtr kPing = WireFrame::Raw(WsPingFrame(""));
   if (state_ != State::kOpen) return;
   Write(kPing, WireOf(kPing));
 }
 
 void WsSession::Close(uint16_t code, std::string_view reason) { StartClose(code, reason); }
 
-std::string WsSession::Describe() const {
-  asio::error_code ec;
-  asio::ip::tcp::endpoint ep = socket_.remote_endpoint(ec);
-  if (ec) return "unknown";
-  std::string addr = ep.address().to_string();
-  if (ep.address().is_v6()) addr = "[" + addr + "]";
-  return addr + ":" + std::to_string(ep.port());
-}
+std::string WsSession::Describe() const { return RemoteAddress(socket_); }
 
 // Nothing queued: one non-blocking send straight away (no handler, no
 // allocation); what the socket does not take waits for room in order.
@@ -221,7 +214,7 @@ bool WsSession::OnMessage(const WsReader::Message& m) {
     case WsReader::Kind::kPing:
       host_->hub->OnClientControlFrame(id_);
       if (state_ == State::kOpen) {
-        FramePtr pong = WireFrame::Raw(WsFrameHeader(0xA, m.payload.size()) + std::string(m.payload));
+        FramePtr pong = WireFrame::Raw(WsPongFrame(m.payload));
         Write(pong, WireOf(pong));
       }
       return state_ != State::kGone;
@@ -242,8 +235,7 @@ bool WsSession::OnMessage(const WsReader::Message& m) {
   for (size_t i = keep; i < out_.size(); ++i) queued_bytes_ -= WireOf(out_[i]).size();
   out_.resize(keep);
   shut_after_write_ = true;
-  std::string reply = m.close_code ? WsCloseFrame(m.close_code, "") : std::string("\x88\x00", 2);
-  FramePtr f = WireFrame::Raw(std::move(reply));
+  FramePtr f = WireFrame::Raw(WsCloseFrame(m.close_code, ""));
   Write(f, WireOf(f));
   if (state_ != State::kGone && out_head_ == out_.size() && !write_armed_) {
     Gone("closed by the client");
