@@ -119,8 +119,7 @@ HttpResponse RestApi::Handle(const HttpRequest& request) const {
   }
   if (resp.content_type == "application/json")
     resp.headers.emplace_back("Cache-Control", "no-store");
-  if (request.method == "HEAD") resp.body.clear();
-  return resp;
+  return resp;  // for HEAD too: the transport sends its headers, not its body
 }
 
 bool RestApi::ResolveProject(const QueryParams& q, std::string* id, bool* given,
