@@ -70,7 +70,9 @@ int ParseGatewayFlags(int argc, const char* const* argv, GatewayFlags* out, std:
   flags.Add("watcher-timeout-ms", o.watcher_timeout_ms,
             "heartbeat silence after which the watcher counts as down");
   flags.Add("handshake-timeout-ms", o.handshake_timeout_ms,
-            "drop connections that do not finish their HTTP request/upgrade by then");
+            "drop connections that do not finish an HTTP request/upgrade by then");
+  flags.Add("http-idle-timeout-ms", o.http_idle_timeout_ms,
+            "close a persistent HTTP connection idle this long");
   flags.Add("close-timeout-ms", o.close_timeout_ms,
             "cut off a peer that does not answer a close frame by then");
   flags.Add("gateway-id", o.gateway_id, "name in hello messages (default hostname:port)");
@@ -104,6 +106,7 @@ int ParseGatewayFlags(int argc, const char* const* argv, GatewayFlags* out, std:
   if (o.watcher_timeout_ms < 10) return fail("watcher-timeout-ms", "must be at least 10");
   if (o.handshake_timeout_ms < 10) return fail("handshake-timeout-ms", "must be at least 10");
   if (o.close_timeout_ms < 10) return fail("close-timeout-ms", "must be at least 10");
+  if (o.http_idle_timeout_ms < 10) return fail("http-idle-timeout-ms", "must be at least 10");
   if (o.max_open_files < 0) return fail("max-open-files", "must be >= 0");
   if (!ParseLogFormat(log_format, &out->log_format))
     return fail("log-format", "expected text or json, got \"" + log_format + "\"");

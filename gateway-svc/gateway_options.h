@@ -28,6 +28,10 @@ struct GatewayOptions {
   int watcher_timeout_ms = 3000;      // heartbeat silence that means watcher down
   int handshake_timeout_ms = 5000;    // a connection must finish its request by then
   int close_timeout_ms = 1000;        // a peer that does not answer a close is cut off
+  // An idle persistent HTTP connection is closed after this: longer than
+  // nginx's upstream keepalive_timeout (60 s), so a proxy closes first and
+  // never reuses a connection the gateway is closing.
+  int http_idle_timeout_ms = 75000;
   std::string gateway_id;             // default hostname:port
   int max_open_files = 0;             // test knob: RLIMIT_NOFILE soft limit (0: raise to hard)
   CurveKeys curve;                    // client keys for the feed (server_public set: CURVE on)

@@ -43,7 +43,7 @@ void WsSession::Wake() {
 }
 
 void WsSession::Ping() {
-  static const FramePtr kPing = WireFrame::Raw(std::string("\x89\x00", 2));  // FIN, ping, empty
+  static const FramePtr kPing = WireFrame::Raw(WsPingFrame(""));
   if (state_ != State::kOpen) return;
   Write(kPing);
 }
@@ -55,14 +55,7 @@ void WsSession::Write(const FramePtr& frame) {
 
 void WsSession::Close(uint16_t code, std::string_view reason) { StartClose(code, reason); }
 
-std::string WsSession::Describe() const {
-  asio::error_code ec;
-  asio::ip::tcp::endpoint ep = socket_.remote_endpoint(ec);
-  if (ec) return "unknown";
-  std::string addr = ep.address().to_string();
-  if (ep.address().is_v6()) addr = "[" + addr + "]";
-  return addr + ":" + std::to_string(ep.port());
-}
+std::string WsSession::Describe() const { return RemoteAddress(socket_); }
 
 void WsSession::ArmWrite() {
   if (write_armed_ || state_ == State::kGone) return;
@@ -188,7 +181,7 @@ bool WsSession::OnMessage(const WsReader::Message& m) {
     case WsReader::Kind::kPing:
       host_->hub->OnClientControlFrame(id_);
       if (state_ == State::kOpen) {
-        Write(WireFrame::Raw(WsFrameHeader(0xA, m.payload.size()) + std::string(m.payload)));
+        Write(WireFrame::Raw(WsPongFrame(m.payload)));
       }
       return state_ != State::kGone;
     case WsReader::Kind::kPong:
@@ -206,8 +199,7 @@ bool WsSession::OnMessage(const WsReader::Message& m) {
   // closed (Flush, once the answer is out).
   state_ = State::kClosing;
   shut_after_write_ = true;
-  std::string reply = m.close_code ? WsCloseFrame(m.close_code, "") : std::string("\x88\x00", 2);
-  host_->hub->fan_out().Finish(id_, WireFrame::Raw(std::move(reply)));
+  host_->hub->fan_out().Finish(id_, WireFrame::Raw(WsCloseFrame(m.close_code, "")));
   ArmCloseTimer();
   return false;
 }

@@ -1,16 +1,16 @@
-// WsSession: one open WebSocket connection, after the upgrade. websocketpp
-// accepts the connection, serves HTTP and runs the opening handshake; at
-// open, server.cc takes the socket out of it (asio's release()) and hands it
-// to a WsSession, which reads client frames (WsReader), answers pings, runs
-// the closing handshake and writes: it holds no write queue of its own but
-// pulls the shared prepared frames from the fan-out core (fan_out.h) as its
-// socket drains.
+// WsSession: one open WebSocket connection, after the upgrade. The gateway's
+// HttpConnection (http_connection.h) reads the HTTP request, runs the
+// opening handshake and writes the 101; then the socket moves here, with
+// whatever the client sent right behind its request. A WsSession reads
+// client frames (WsReader), answers pings, runs the closing handshake and
+// writes: it holds no write queue of its own but pulls the shared prepared
+// frames from the fan-out core (fan_out.h) as its socket drains.
 //
-// Why not stay in websocketpp: an idle open connection there costs about
-// 3.2 KiB of the gateway's memory (its connection object with 13 handler
+// Why so little state: an idle open connection in websocketpp's own
+// connection object cost about 3.2 KiB of the gateway's memory (13 handler
 // slots, the request and response objects, a processor, an Asio transport
 // with its own handlers and a read buffer), more than the Node.js peer's
-// whole connection. A WsSession holds the socket, an empty write queue and
+// whole connection. A WsSession holds the socket, a few flags and
 // an empty reader; reads go into one buffer shared by every session (the io
 // thread is single). See docs/PERFORMANCE.md, idle memory.
 //
@@ -27,6 +27,7 @@
 
 #include "gateway-svc/gateway_metrics.h"
 #include "gateway-svc/hub.h"
+#include "gateway-svc/tcp_socket.h"
 #include "gateway-svc/ws_wire.h"
 
 namespace coderef::gateway {
@@ -42,12 +43,12 @@ struct SessionHost {
 
 class WsSession final : public ClientSink, public std::enable_shared_from_this<WsSession> {
  public:
-  using Socket = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
+  using Socket = TcpSocket;
 
   WsSession(SessionHost* host, Socket socket);
-  // Starts reading as hub client `id`; `already_read` is what websocketpp
-  // read past the upgrade request (a client should not send before the
-  // upgrade's answer, so this is normally empty).
+  // Starts reading as hub client `id`; `already_read` is what the client
+  // sent right behind its upgrade request (a client should not send before
+  // the upgrade's answer, so this is normally empty).
   void Start(Hub::ClientId id, std::string already_read);
 
   // ClientSink.
