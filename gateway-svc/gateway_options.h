@@ -20,7 +20,8 @@ struct GatewayOptions {
   std::string token;                              // required on every request when set
   std::vector<std::string> allowed_origins;       // beyond own host and localhost
   int max_clients = 10000;            // WebSocket connections; past it upgrades get 503
-  size_t max_queue_bytes = 1 << 20;   // unsent bytes per client before it is dropped
+  size_t max_queue_bytes = 1 << 20;   // bytes per client per write / queued control frames
+  int stuck_ms = 15000;               // socket takes nothing this long while data waits: 4000
   int ping_ms = 30000;                // app-level and WebSocket pings
   int pong_timeout_ms = 10000;        // no answer to a ping: close 1008
   size_t history = 10000;             // events kept for resume

@@ -37,19 +37,6 @@ namespace {
 // by the connections it is queued to.
 FramePtr MakeWsFrame(std::string json) { return WireFrame::Text(json); }
 
-// Several frames as one (the raw frames back to back): written with one
-// send, the client reads one WebSocket message per frame. Its payload() is
-// those raw bytes (what --max-queue-bytes and the bytes_out metric count),
-// not JSON; batch frames go only to sockets, never to the history.
-FramePtr MakeWsBatch(const std::vector<FramePtr>& frames) {
-  std::string raw;
-  size_t size = 0;
-  for (const FramePtr& f : frames) size += static_cast<const WireFrame&>(*f).wire().size();
-  raw.reserve(size);
-  for (const FramePtr& f : frames) raw += static_cast<const WireFrame&>(*f).wire();
-  return WireFrame::Raw(std::move(raw));
-}
-
 // The client's parameters from an upgrade's query (topics, epoch/since).
 // False with *error naming the bad one.
 bool ParseConnectRequest(const QueryParams& query, ConnectRequest* req, std::string* error) {
@@ -93,8 +80,7 @@ class GatewayServer::Impl final : public HttpConnectionHost {
         acceptor_(io_),
         static_files_(options_.static_dir),
         ping_timer_(io_),
-        pong_timer_(io_),
-        pump_timer_(io_),
+        timeout_timer_(io_),
         accept_timer_(io_),
         shutdown_timer_(io_),
         signals_(io_, SIGTERM, SIGINT) {
@@ -125,10 +111,9 @@ class GatewayServer::Impl final : public HttpConnectionHost {
   HttpResponse Refuse(const HttpRequest& request, int status, std::string_view error,
                       std::string_view reason);
   void SchedulePing();
-  void ArmPongCheck(std::chrono::steady_clock::time_point due);
+  void ArmTimeoutCheck(std::chrono::steady_clock::time_point due);
   void PostDrain();
   void DrainFeed();
-  void MaybePump();
   void BeginShutdown(std::string_view why);
   void ArmShutdownCheck();
   GatewayOptions options_;
@@ -148,14 +133,13 @@ class GatewayServer::Impl final : public HttpConnectionHost {
   std::unique_ptr<RestApi> rest_;
   std::unique_ptr<FeedClient> feed_;
   asio::steady_timer ping_timer_;
-  asio::steady_timer pong_timer_;
-  bool pong_check_armed_ = false;
-  std::chrono::steady_clock::time_point pong_due_{};
-  asio::steady_timer pump_timer_;
+  // Pong and stuck deadlines (Hub::CheckTimeouts), armed for the earliest.
+  asio::steady_timer timeout_timer_;
+  bool timeout_armed_ = false;
+  std::chrono::steady_clock::time_point timeout_due_{};
   asio::steady_timer accept_timer_;
   asio::steady_timer shutdown_timer_;
   asio::signal_set signals_;
-  bool pump_scheduled_ = false;
   // Feed updates not yet applied, in order (see DrainFeed); io thread only.
   std::deque<FeedUpdate> feed_queue_;
   size_t feed_cursor_ = 0;     // events of feed_queue_.front() already applied
@@ -201,13 +185,13 @@ bool GatewayServer::Impl::Listen(std::string* error) {
   hub_options.max_queue_bytes = options_.max_queue_bytes;
   hub_options.ping_ms = options_.ping_ms;
   hub_options.pong_timeout_ms = options_.pong_timeout_ms;
+  hub_options.stuck_ms = options_.stuck_ms;
   hub_options.gateway_id = options_.gateway_id;
   hub_ = std::make_unique<Hub>(hub_options, MakeWsFrame, &metrics_, &clock_);
-  hub_->set_batch_factory(MakeWsBatch);
+  hub_->set_on_deadline([this](std::chrono::steady_clock::time_point due) { ArmTimeoutCheck(due); });
   sessions_.hub = hub_.get();
   sessions_.metrics = &metrics_;
   sessions_.close_timeout_ms = options_.close_timeout_ms;
-  sessions_.after_client_message = [this] { MaybePump(); };
   rest_ = std::make_unique<RestApi>(hub_.get(), &metrics_, &static_files_, &clock_, options_.token);
 
   FeedClientOptions feed_options;
@@ -346,7 +330,6 @@ void GatewayServer::Impl::Upgraded(TcpSocket socket, const HttpRequest& request,
   auto session = std::make_shared<WsSession>(&sessions_, std::move(socket));
   Hub::ClientId id = hub_->Connect(session, std::move(connect));
   session->Start(id, std::move(read_ahead));
-  MaybePump();
 }
 
 // Every slice runs in a handler of its own, behind the writes the previous
@@ -360,21 +343,14 @@ void GatewayServer::Impl::PostDrain() {
   });
 }
 
-// Applies feed updates a slice at a time. --max-queue-bytes counts what a
-// connection has queued but not yet handed to its socket. Most frames go
-// straight to the socket (WsSession::Send), but a connection whose socket is
-// full queues them in its WsSession, which hands them over when the socket
-// has room, in a handler of its own. Applying a burst of thousands
-// of events in one go (or several feed batches back to back after the io
-// thread was descheduled) would queue all of it to such a connection before
-// any of its writes and drop it as "slow", however fast it reads. So each
-// turn takes at most a slice of 64 events and 128 KiB per client (or a
-// quarter of --max-queue-bytes, if smaller; at least one event), as one
-// batch frame per live client, then yields: queued writes run, then the
-// next slice. The slice is also the unit of coalescing: a client that keeps
-// up gets one sendmsg per slice (128 KiB rather than 32 took the 1,000 x
-// 1,000 burst from 63 writes per client to 19-28 and from ~0.7 to ~0.4 us of
-// CPU per delivery).
+// Applies feed updates a slice at a time: at most 64 events (and 128 KiB
+// of frames, or a quarter of --max-queue-bytes if smaller) per turn of the
+// io loop, then yields. Each slice is appended to the history and wakes the
+// clients that were idle; each pulls its frames from the fan-out core (up to
+// 64 per sendmsg) now, or when its socket drains. Nobody is dropped for a
+// burst however large: the slice only keeps the loop fair (other clients'
+// writes and reads run between slices) and is the unit of coalescing (a
+// client that keeps up gets one sendmsg per slice).
 void GatewayServer::Impl::DrainFeed() {
   constexpr size_t kSliceBytes = 128 * 1024;
   constexpr size_t kSliceEvents = 64;
@@ -392,7 +368,6 @@ void GatewayServer::Impl::DrainFeed() {
     while (feed_cursor_ < u.events.size()) {
       if (queued >= budget || events >= kSliceEvents) {
         PostDrain();
-        MaybePump();
         return;
       }
       // A run of events goes to each live client as one write. Its length
@@ -412,7 +387,6 @@ void GatewayServer::Impl::DrainFeed() {
     feed_cursor_ = 0;
     feed_queue_.pop_front();
   }
-  MaybePump();
 }
 
 void GatewayServer::Impl::SchedulePing() {
@@ -420,35 +394,23 @@ void GatewayServer::Impl::SchedulePing() {
   ping_timer_.async_wait([this](const asio::error_code& ec) {
     if (ec || stopping_) return;
     hub_->PingAll();
-    if (auto next = hub_->CheckPongs()) ArmPongCheck(*next);
+    if (auto next = hub_->CheckTimeouts()) ArmTimeoutCheck(*next);
     SchedulePing();
   });
 }
 
-// One timer for every connection's pong deadline (Hub::CheckPongs), armed
-// for the earliest one.
-void GatewayServer::Impl::ArmPongCheck(std::chrono::steady_clock::time_point due) {
-  if (pong_check_armed_ && pong_due_ <= due) return;
-  pong_check_armed_ = true;
-  pong_due_ = due;
-  pong_timer_.expires_at(due);
-  pong_timer_.async_wait([this](const asio::error_code& ec) {
+// One timer for every connection's pong and stuck deadlines
+// (Hub::CheckTimeouts), armed for the earliest.
+void GatewayServer::Impl::ArmTimeoutCheck(std::chrono::steady_clock::time_point due) {
+  if (timeout_armed_ && timeout_due_ <= due) return;
+  timeout_armed_ = true;
+  timeout_due_ = due;
+  timeout_timer_.expires_at(due);
+  timeout_timer_.async_wait([this](const asio::error_code& ec) {
     if (ec) return;  // re-armed for an earlier deadline, or shutting down
-    pong_check_armed_ = false;
+    timeout_armed_ = false;
     if (stopping_) return;
-    if (auto next = hub_->CheckPongs()) ArmPongCheck(*next);
-  });
-}
-
-void GatewayServer::Impl::MaybePump() {
-  if (pump_scheduled_ || stopping_ || !hub_->NeedsPump()) return;
-  pump_scheduled_ = true;
-  pump_timer_.expires_after(std::chrono::milliseconds(5));
-  pump_timer_.async_wait([this](const asio::error_code& ec) {
-    pump_scheduled_ = false;
-    if (ec || stopping_) return;
-    hub_->PumpAll();
-    MaybePump();
+    if (auto next = hub_->CheckTimeouts()) ArmTimeoutCheck(*next);
   });
 }
 
@@ -462,8 +424,7 @@ void GatewayServer::Impl::BeginShutdown(std::string_view why) {
   acceptor_.close(ec);
   accept_timer_.cancel();
   ping_timer_.cancel();
-  pong_timer_.cancel();
-  pump_timer_.cancel();
+  timeout_timer_.cancel();
   signals_.cancel();
   hub_->CloseAll(1001, "gateway shutting down");
   // Connections between requests, or still reading one, just close (an

@@ -2,8 +2,9 @@
 // HttpConnection (http_connection.h) reads the HTTP request, runs the
 // opening handshake and writes the 101; then the socket moves here, with
 // whatever the client sent right behind its request. A WsSession reads
-// client frames (WsReader), writes the shared prepared frames, answers pings
-// and runs the closing handshake.
+// client frames (WsReader), answers pings, runs the closing handshake and
+// writes: it holds no write queue of its own but pulls the shared prepared
+// frames from the fan-out core (fan_out.h) as its socket drains.
 //
 // Why so little state: an idle open connection in websocketpp's own
 // connection object cost about 3.2 KiB of the gateway's memory (13 handler
@@ -37,9 +38,6 @@ struct SessionHost {
   Hub* hub = nullptr;
   GatewayMetrics* metrics = nullptr;
   int close_timeout_ms = 1000;
-  // Called after a client message reached the hub (the server may have
-  // replays to pace).
-  std::function<void()> after_client_message;
   std::vector<char> read_buffer = std::vector<char>(64 * 1024 + 64);
 };
 
@@ -54,8 +52,7 @@ class WsSession final : public ClientSink, public std::enable_shared_from_this<W
   void Start(Hub::ClientId id, std::string already_read);
 
   // ClientSink.
-  size_t BufferedBytes() const override { return queued_bytes_; }
-  void Send(const FramePtr& frame) override;
+  void Wake() override;
   void Ping() override;
   void Close(uint16_t code, std::string_view reason) override;
   std::string Describe() const override;
@@ -63,9 +60,14 @@ class WsSession final : public ClientSink, public std::enable_shared_from_this<W
  private:
   enum class State : uint8_t { kOpen, kClosing, kGone };
 
-  // Writes `wire` (held by `owner`) now if nothing is queued, else queues it.
-  void Write(const FramePtr& owner, std::string_view wire);
+  // Queues a control frame (a pong) behind what the client already has.
+  void Write(const FramePtr& frame);
+  // Waits until the socket can take more, then Flush.
   void ArmWrite();
+  // Pulls frames from the fan-out core (FanOut::Take, up to 64 per
+  // sendmsg) and writes them until the core has nothing more or the socket
+  // is full; then waits for the socket to drain. Never ends the session
+  // synchronously (it runs inside the hub's loops): failures are posted.
   void Flush();
   void ArmRead();
   void OnReadable(const asio::error_code& ec);
@@ -87,15 +89,11 @@ class WsSession final : public ClientSink, public std::enable_shared_from_this<W
   State state_ = State::kOpen;
   bool read_armed_ = false;
   bool write_armed_ = false;
-  // After the last queued byte is written, close the socket (the answer to
-  // a client's close has gone out).
+  bool flushing_ = false;
+  bool gone_posted_ = false;  // a failure is being reported: nothing more is written
+  // After the last byte is written, close the socket (the answer to a
+  // client's close has gone out).
   bool shut_after_write_ = false;
-  // Frames not yet written, oldest first from out_head_; the first has
-  // out_offset_ bytes written already. Empty (no heap) when idle.
-  std::vector<FramePtr> out_;
-  size_t out_head_ = 0;
-  size_t out_offset_ = 0;
-  size_t queued_bytes_ = 0;
   WsReader reader_;
   std::unique_ptr<asio::steady_timer> close_timer_;  // only while closing
 };

@@ -21,26 +21,6 @@
 
 namespace coderef::gateway {
 
-// A server frame as it goes on the socket: header then unmasked payload.
-class WireFrame final : public Frame {
- public:
-  // One text message: the header is prepended to `json` once.
-  static FramePtr Text(std::string_view json);
-  // Bytes already framed (several frames back to back, a control frame):
-  // written as they are; payload() is all of them.
-  static FramePtr Raw(std::string bytes);
-
-  WireFrame(std::string wire, size_t header) : wire_(std::move(wire)), header_(header) {}
-  // The message's text (JSON), or for a raw frame all of its bytes.
-  std::string_view payload() const override { return std::string_view(wire_).substr(header_); }
-  // What is written to the socket.
-  std::string_view wire() const { return wire_; }
-
- private:
-  std::string wire_;
-  size_t header_;
-};
-
 // The frame header for an unmasked, final frame of `opcode` and `size` bytes.
 std::string WsFrameHeader(uint8_t opcode, uint64_t size);
 // A close frame with `code` and `reason` (cut to fit a control frame's 125
