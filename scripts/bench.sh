@@ -9,7 +9,7 @@
 #                                    nothing is lost or duplicated; no performance thresholds
 #   scripts/bench.sh --report-only   full run, exit 0 even when a target is missed
 #   scripts/bench.sh --update-docs   also write the table into docs/PERFORMANCE.md
-#   scripts/bench.sh --scenarios lone,burst   a subset (lone, burst, idle, ingest, scale)
+#   scripts/bench.sh --scenarios lone,burst   a subset (lone, burst, idle, ingest, scale, http)
 #   scripts/bench.sh --no-peer       ours only
 #
 # Environment: JOBS=2 (build parallelism), SKIP_BUILD=1 (use the existing
