@@ -16,6 +16,8 @@ Scenarios (each prints a table and writes <results>/<run>/<scenario>.json):
              them reading at a tenth of the burst's per-client rate; the
              others' p99 and deliveries, every event to the slow ones (no
              close, no resync), gateway RSS growth
+  http       wrk (keep-alive, HTTP/1.1) against the gateway's /orchestrator/stats:
+             requests/s, p99 latency, zero socket errors (ours only)
 
 With --baseline-build-dir, the burst scenario also runs the same watcher and
 gateway built from another tree (e.g. the code before a change), in the same
@@ -54,6 +56,7 @@ FULL = dict(
     ingest_events=200000, ingest_clients=2, ingest_rates=[50000, 100000, 200000, 0],
     scale_projects=1000, scale_folders=10, scale_files=10, scale_burst=100000,
     slow_clients=1000, slow_readers=100, slow_files=1000,
+    http_connections=50, http_threads=2, http_seconds=10,
 )
 SMOKE = dict(
     ws_projects=5, ws_folders=4, ws_files=5,
@@ -63,8 +66,9 @@ SMOKE = dict(
     ingest_events=5000, ingest_clients=2, ingest_rates=[20000],
     scale_projects=20, scale_folders=10, scale_files=10, scale_burst=1000,
     slow_clients=50, slow_readers=5, slow_files=100,
+    http_connections=10, http_threads=1, http_seconds=2,
 )
-SCENARIOS = ["lone", "burst", "idle", "ingest", "scale", "slow"]
+SCENARIOS = ["lone", "burst", "idle", "ingest", "scale", "slow", "http"]
 SRC_IPS = "127.0.0.2-127.0.0.17"  # 16 source addresses: 10,000 connections fit easily
 
 
@@ -727,6 +731,53 @@ class Bench:
         out["ours"] = best or first
         self.results["ingest"] = out
 
+    def run_http(self):
+        """wrk's persistent connections (each sends request after request on
+        one connection) against the REST read API. Before keep-alive worked,
+        every answer closed its connection: wrk counted read errors and
+        reconnected."""
+        s = self.sizes
+        wrk = shutil.which("wrk")
+        if not wrk:
+            raise RuntimeError("wrk not found (Debian package wrk)")
+        ws, pj = self.workspace("http")
+        sut = self.start(Ours, pj, "http")
+        url = f"http://127.0.0.1:{sut.port}/orchestrator/stats"
+        argv = [wrk, "-t", str(s["http_threads"]), "-c", str(s["http_connections"]),
+                "-d", f"{s['http_seconds']}s", "--latency", url]
+        log("http: " + " ".join(argv))
+        cpu0 = cpu_seconds(sut.gateway.pid)
+        text = subprocess.run(argv, capture_output=True, text=True, timeout=s["http_seconds"] + 60).stdout
+        cpu = cpu_seconds(sut.gateway.pid) - cpu0
+        self.stop(sut)
+        r = dict(command=" ".join(argv[:-1]) + " <gateway>/orchestrator/stats", connections=s["http_connections"],
+                 seconds=s["http_seconds"], gateway_cpu_s=cpu, output=text)
+        for line in text.splitlines():
+            f = line.split()
+            if line.startswith("Requests/sec:"):
+                r["requests_per_s"] = float(f[1])
+            elif line.strip().startswith("99%") and len(f) == 2:
+                v = f[1]
+                scale = 1e-3 if v.endswith("us") else 1e3 if v.endswith("s") and not v.endswith("ms") else 1.0
+                r["p99_ms"] = float(v.rstrip("msu")) * scale
+            elif line.startswith("  Socket errors:"):
+                r["socket_errors"] = sum(int(x.strip(",")) for x in f[3::2])
+            elif line.startswith("  Non-2xx"):
+                r["non_2xx"] = int(f[-1])
+            elif "requests in" in line:
+                r["requests"] = int(f[0])
+        r.setdefault("socket_errors", 0)
+        r.setdefault("non_2xx", 0)
+        if "requests_per_s" not in r:
+            raise RuntimeError("wrk printed no result: " + text[-300:])
+        r["cpu_us_per_request"] = 1e6 * cpu / max(1, r.get("requests", 1))
+        self.check("http", "ours: zero socket errors and only 2xx over keep-alive",
+                   r["socket_errors"] == 0 and r["non_2xx"] == 0,
+                   f"socket errors {r['socket_errors']}, non-2xx {r['non_2xx']}", "correctness")
+        log(f"http: {r['requests_per_s']:,.0f} requests/s, p99 {r.get('p99_ms', float('nan')):.2f} ms, "
+            f"socket errors {r['socket_errors']}, non-2xx {r['non_2xx']}, gateway CPU {r['cpu_us_per_request']:.1f} us/request")
+        self.results["http"] = r
+
     def run_scale(self):
         s = self.sizes
         P, F, N = s["scale_projects"], s["scale_folders"], s["scale_files"]
@@ -919,6 +970,11 @@ class Bench:
             row("slow readers", "gateway RSS growth during the burst (MiB): all fast → with slow",
                 f"{f1(a['rss_growth_bytes'] / 2**20)} → {f1(w['rss_growth_bytes'] / 2**20)}", "-", "", "< 64 MiB",
                 met("gateway RSS growth with slow readers < 64 MiB"))
+        if "http" in R:
+            h = R["http"]
+            row("http", f"/orchestrator/stats over keep-alive, wrk -c {h['connections']} (requests/s; p99 ms)",
+                f"{f0(h['requests_per_s'])}; {f2(h.get('p99_ms'))}", "-", "", "0 socket errors",
+                met("ours: zero socket errors and only 2xx over keep-alive"))
         if "idle" in R:
             o, p = R["idle"]["ours"], R["idle"].get("peer")
             row("idle", f"RSS per idle connection, {R['idle']['clients']} clients (KiB)", f2(o["rss_per_conn_bytes"] / 1024),
