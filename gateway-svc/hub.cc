@@ -279,7 +279,7 @@ void Hub::PingAll() {
     Send(id, frame);
     if (c.pong.awaiting()) continue;  // its deadline stands
     c.sink->Ping();
-    c.pong.Sent(clock_->Now());
+    c.pong.Sent(clock_->Now(), c.sink->Acknowledged().bytes);
   }
 }
 
@@ -290,14 +290,14 @@ std::optional<SteadyTime> Hub::CheckTimeouts() {
   for (auto& [id, c] : clients_) {
     if (c.closing) continue;
     std::optional<SteadyTime> due;
-    auto drained = fan_out_.last_drain(id);
-    if (c.pong.Check(now, timeout, drained.value_or(SteadyTime{}), &due) ==
+    const ClientSink::Acks acks = c.sink->Acknowledged();
+    if (c.pong.Check(now, timeout, acks.bytes, acks.all && fan_out_.Idle(id), &due) ==
         PongWatch::Verdict::kDead) {
       LogWarn("client.pong_timeout")
           .Kv("client", id)
           .Kv("remote", c.sink->Describe())
-          .Kv("reason", "no pong within --pong-timeout-ms and the socket has not drained since "
-                        "the ping; closing 1008");
+          .Kv("reason", "no pong within --pong-timeout-ms, and the peer has the ping or "
+                        "acknowledged nothing since; closing 1008");
       Drop(id, c, 1008, "pong timeout");
       continue;
     }

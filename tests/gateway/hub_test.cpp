@@ -330,8 +330,8 @@ TEST_F(HubTest, PongTimeoutSparesASlowReaderWhoseSocketTakesData) {
   slow->Drain(500);  // has not reached the ping yet, but reads
   clock_.Advance(Millis(60));
   hub_->CheckTimeouts();
-  EXPECT_EQ(slow->close_code, 0) << "its full socket took data since the ping";
-  EXPECT_EQ(dead->close_code, 1008) << "its socket has not drained since the ping";
+  EXPECT_EQ(slow->close_code, 0) << "it acknowledged data since the ping";
+  EXPECT_EQ(dead->close_code, 1008) << "it acknowledged nothing since the ping";
   EXPECT_EQ(dead->close_reason, "pong timeout");
   slow->Drain(FakeSink::kAll);
   EXPECT_EQ(slow->ping_frames, 1);
