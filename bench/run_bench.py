@@ -466,9 +466,16 @@ class Bench:
             time.sleep(1.0)
             cpu0 = {pid: cpu_seconds(pid) for pid in sut.pids()}
             log(f"burst/{who}: {n_files} new plan.json at once, {n_clients} clients")
+            m0 = sut.metrics() if who != "peer" else ""
             t_start, t_end = self.fs_burst(ws, saves, n_files, "plan", "burst")
             r = self.finish_ws_load(p, res, 600)
             cpu1 = {pid: cpu_seconds(pid) for pid in sut.pids()}
+            if who != "peer":
+                # How the gateway wrote: sendmsg calls taken whole / in part.
+                m1 = sut.metrics()
+                r["gateway_writes"] = {k: (metric(m1, f"coderef_gateway_writes_{k}_total") or 0)
+                                       - (metric(m0, f"coderef_gateway_writes_{k}_total") or 0)
+                                       for k in ("direct", "queued", "partial")}
             self.stop(sut)
             cpu = sum(cpu1[k] - cpu0[k] for k in cpu0)
             r["write_s"] = (t_end - t_start) / 1e6
@@ -480,6 +487,8 @@ class Bench:
             r["time_to_all_s"] = (r["last_arrival_unix_us"] - t_start) / 1e6 if r["last_arrival_unix_us"] else None
             self.lossless("burst", who, r)
             out[who] = r
+            if "gateway_writes" in r:
+                log(f"burst/{who}: gateway writes {r['gateway_writes']}")
             log(f"burst/{who}: {r['deliveries_per_s_fanout']:.0f} deliveries/s, last client complete "
                 f"{r['time_to_all_s'] or 0:.2f} s after the first write, {r['cpu_us_per_delivery']:.2f} us CPU/delivery, "
                 f"missing {r['missing']}, duplicates {r['duplicates']}")
