@@ -221,6 +221,11 @@ std::optional<SteadyTime> FanOut::CheckStuck(std::vector<ClientId>* stuck) {
   return next;
 }
 
+bool FanOut::finished(ClientId id) const {
+  const Client* c = Find(id);
+  return !c || c->finished;
+}
+
 bool FanOut::Idle(ClientId id) const {
   const Client* c = Find(id);
   return !c || !HasWork(*c);

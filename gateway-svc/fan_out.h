@@ -95,6 +95,8 @@ class FanOut {
            uint64_t next, const FramePtr& first);
   void Remove(ClientId id);
   bool Has(ClientId id) const { return clients_.count(id) != 0; }
+  // The client's connection (REQUIRES: Has(id)).
+  ClientSink* sink(ClientId id) const { return clients_.at(id).sink.get(); }
   size_t size() const { return clients_.size(); }
 
   // Feed side: events up to state->seq() were appended to the history.
@@ -127,6 +129,8 @@ class FanOut {
   std::optional<SteadyTime> CheckStuck(std::vector<ClientId>* stuck);
   // Nothing waits to be written to the client (it took everything).
   bool Idle(ClientId id) const;
+  // The client is closing (Finish): nothing but its close frame goes out.
+  bool finished(ClientId id) const;
   // The client's next needed seq, and the epoch it refers to.
   uint64_t cursor(ClientId id) const;
   const std::string& epoch(ClientId id) const;

@@ -105,9 +105,9 @@ class Hub final : private GapHandler {
   const HubOptions& options() const { return options_; }
 
  private:
-  // What the hub keeps per client beyond the core's cursor.
+  // What the hub keeps per client beyond the core's cursor (the sink is
+  // the core's: FanOut::sink).
   struct Client {
-    std::shared_ptr<ClientSink> sink;
     FloodWindow flood;
     PongWatch pong;
     bool closing = false;
