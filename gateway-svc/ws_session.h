@@ -10,7 +10,7 @@
 // connection object cost about 3.2 KiB of the gateway's memory (13 handler
 // slots, the request and response objects, a processor, an Asio transport
 // with its own handlers and a read buffer), more than the Node.js peer's
-// whole connection. A WsSession holds the socket, an empty write queue and
+// whole connection. A WsSession holds the socket, a few flags and
 // an empty reader; reads go into one buffer shared by every session (the io
 // thread is single). See docs/PERFORMANCE.md, idle memory.
 //
