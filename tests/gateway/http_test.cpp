@@ -157,21 +157,27 @@ class GatewayHttpTest : public ::testing::Test {
 
 TEST_F(GatewayHttpTest, NodeKeepAliveAgentGetsEveryAnswerOnOneConnection) {
   GatewayProcess& g = StartGateway();
+  const double accepted = g.Metric("coderef_gateway_tcp_connections_total");  // this read's own
   std::string out;
   int status = RunClient({"/usr/bin/node", std::string(CODEREF_SOURCE_DIR) + "/tests/gateway/keepalive_node.js",
                           std::to_string(g.port())}, &out);
   EXPECT_EQ(status, 0) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 6) << out;
   EXPECT_EQ(out.find("error"), std::string::npos) << out;
+  // The server saw one connection for the six requests (plus this read's).
+  EXPECT_EQ(g.Metric("coderef_gateway_tcp_connections_total") - accepted, 2);
 }
 
 TEST_F(GatewayHttpTest, PythonHttpClientAndRequestsSessionReuseOneConnection) {
   GatewayProcess& g = StartGateway();
   std::string out;
+  const double accepted = g.Metric("coderef_gateway_tcp_connections_total");
   int status = RunClient({"/usr/bin/python3", std::string(CODEREF_SOURCE_DIR) + "/tests/gateway/keepalive_python.py",
                           std::to_string(g.port())}, &out);
   EXPECT_EQ(status, 0) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 12) << out;
+  // One connection per client library for its six requests, plus this read's.
+  EXPECT_EQ(g.Metric("coderef_gateway_tcp_connections_total") - accepted, 3);
 }
 
 TEST_F(GatewayHttpTest, PipelinedRequestsInOneWriteAreAnsweredInOrder) {
