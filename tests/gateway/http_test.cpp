@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -340,6 +341,23 @@ TEST_F(GatewayHttpTest, AnUpgradeAfterPlainRequestsOnTheSameConnectionWorks) {
     c.WaitEof(20);
     return c.unread().find("\"type\":\"hello\"") != std::string::npos;
   }, 5000)) << c.unread();
+}
+
+TEST_F(GatewayHttpTest, SigtermClosesKeptConnectionsAndExitsInTime) {
+  GatewayProcess& g = StartGateway();
+  RawHttp idle(g.port()), partial(g.port());
+  ASSERT_TRUE(idle.Send(Get("/healthz")));
+  RawHttp::Response r;
+  ASSERT_TRUE(idle.Read(&r));
+  ASSERT_TRUE(partial.Send("GET /healthz HTTP/1.1\r\n"));
+  auto t0 = Clock::now();
+  g.proc().Signal(SIGTERM);
+  EXPECT_TRUE(idle.WaitEof(2000)) << "an idle kept connection is closed at shutdown";
+  EXPECT_TRUE(partial.WaitEof(2000)) << "a connection within a request is closed at shutdown";
+  int status = -1;
+  EXPECT_TRUE(g.proc().WaitExit(2000, &status));
+  EXPECT_EQ(status, 0);
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2));
 }
 
 }  // namespace
