@@ -5,7 +5,7 @@ set(CODEREF_FUZZ_WATCHER_TARGETS registry item_parser workorder_log)
 set(CODEREF_FUZZ_GATEWAY_TARGETS feed client_ws query ws_frames fan_out http_request)
 
 # (the small libraries: the fuzz build then compiles neither the gateway's
-# websocketpp server nor the CLI11 flags nor the watcher's loop)
+# Asio transport nor the CLI11 flags nor the watcher's loop)
 set(fuzz_registry_LIBS coderef::watcher_parsers)
 set(fuzz_item_parser_LIBS coderef::watcher_parsers)
 set(fuzz_workorder_log_LIBS coderef::watcher_parsers)

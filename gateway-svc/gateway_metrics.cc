@@ -39,6 +39,8 @@ GatewayMetrics::GatewayMetrics() {
   accept_errors = r.Counter("coderef_gateway_accept_errors_total",
                             "accept() failures (e.g. EMFILE); the accept loop backs off.");
   http_requests = r.Counter("coderef_gateway_http_requests_total", "HTTP requests served.");
+  tcp_connections = r.Counter("coderef_gateway_tcp_connections_total",
+                              "TCP connections accepted (HTTP, upgraded or not).");
   feed_lag_ms = r.Gauge("coderef_gateway_feed_lag_ms",
                         "Milliseconds from the watcher publishing the last event to its receipt.");
   replica_items = r.Gauge("coderef_gateway_replica_items", "Items in the replica.");

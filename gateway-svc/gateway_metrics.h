@@ -45,6 +45,7 @@ class GatewayMetrics {
   Metric* replayed_events;      // events sent from history on resume
   Metric* accept_errors;        // failed accept() calls (EMFILE, ...)
   Metric* http_requests;
+  Metric* tcp_connections;      // accepted; with http_requests: keep-alive reuse
   Metric* feed_lag_ms;          // published_us -> receipt of the last event
   Metric* replica_items;
   Metric* watcher_up;           // 1 up, 0 down or unknown

@@ -1,5 +1,5 @@
 // HTTP/1.1 message framing for the gateway's connections (PROTOCOL.md
-// section 4, "HTTP"), on websocketpp's HTTP parser used as a library:
+// section 4, "HTTP connections"), on websocketpp's HTTP parser used as a library:
 // HttpRequestParser reads one request at a time from a connection's bytes,
 // in any split, and leaves the bytes of the next (pipelined) request
 // untouched; SerializeResponse writes an HttpResponse with the framing a

@@ -1,6 +1,6 @@
 // HttpConnection: one accepted TCP connection of the gateway, from accept
 // until it closes or becomes a WebSocket session (PROTOCOL.md section 4,
-// "HTTP"). HTTP/1.1 as clients expect it: persistent connections, any number
+// "HTTP connections"). HTTP/1.1 as clients expect it: persistent connections, any number
 // of requests per connection, pipelined requests answered one at a time in
 // order, "Connection: close" on the last answer before the gateway closes
 // (and a lingering close, so that answer is not lost to a reset). Requests

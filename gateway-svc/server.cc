@@ -242,6 +242,7 @@ void GatewayServer::Impl::AcceptNext() {
 void GatewayServer::Impl::OnAccept(const asio::error_code& ec, TcpSocket socket) {
   if (stopping_ || ec == asio::error::operation_aborted) return;
   if (!ec) {
+    metrics_.tcp_connections->Add();
     asio::error_code sec;
     socket.set_option(asio::ip::tcp::no_delay(true), sec);
     auto connection =

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -157,21 +158,27 @@ class GatewayHttpTest : public ::testing::Test {
 
 TEST_F(GatewayHttpTest, NodeKeepAliveAgentGetsEveryAnswerOnOneConnection) {
   GatewayProcess& g = StartGateway();
+  const double accepted = g.Metric("coderef_gateway_tcp_connections_total");  // this read's own
   std::string out;
   int status = RunClient({"/usr/bin/node", std::string(CODEREF_SOURCE_DIR) + "/tests/gateway/keepalive_node.js",
                           std::to_string(g.port())}, &out);
   EXPECT_EQ(status, 0) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 6) << out;
   EXPECT_EQ(out.find("error"), std::string::npos) << out;
+  // The server saw one connection for the six requests (plus this read's).
+  EXPECT_EQ(g.Metric("coderef_gateway_tcp_connections_total") - accepted, 2);
 }
 
 TEST_F(GatewayHttpTest, PythonHttpClientAndRequestsSessionReuseOneConnection) {
   GatewayProcess& g = StartGateway();
   std::string out;
+  const double accepted = g.Metric("coderef_gateway_tcp_connections_total");
   int status = RunClient({"/usr/bin/python3", std::string(CODEREF_SOURCE_DIR) + "/tests/gateway/keepalive_python.py",
                           std::to_string(g.port())}, &out);
   EXPECT_EQ(status, 0) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 12) << out;
+  // One connection per client library for its six requests, plus this read's.
+  EXPECT_EQ(g.Metric("coderef_gateway_tcp_connections_total") - accepted, 3);
 }
 
 TEST_F(GatewayHttpTest, PipelinedRequestsInOneWriteAreAnsweredInOrder) {
@@ -334,6 +341,23 @@ TEST_F(GatewayHttpTest, AnUpgradeAfterPlainRequestsOnTheSameConnectionWorks) {
     c.WaitEof(20);
     return c.unread().find("\"type\":\"hello\"") != std::string::npos;
   }, 5000)) << c.unread();
+}
+
+TEST_F(GatewayHttpTest, SigtermClosesKeptConnectionsAndExitsInTime) {
+  GatewayProcess& g = StartGateway();
+  RawHttp idle(g.port()), partial(g.port());
+  ASSERT_TRUE(idle.Send(Get("/healthz")));
+  RawHttp::Response r;
+  ASSERT_TRUE(idle.Read(&r));
+  ASSERT_TRUE(partial.Send("GET /healthz HTTP/1.1\r\n"));
+  auto t0 = Clock::now();
+  g.proc().Signal(SIGTERM);
+  EXPECT_TRUE(idle.WaitEof(2000)) << "an idle kept connection is closed at shutdown";
+  EXPECT_TRUE(partial.WaitEof(2000)) << "a connection within a request is closed at shutdown";
+  int status = -1;
+  EXPECT_TRUE(g.proc().WaitExit(2000, &status));
+  EXPECT_EQ(status, 0);
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2));
 }
 
 }  // namespace
