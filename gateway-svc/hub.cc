@@ -87,23 +87,25 @@ void Hub::OnSnapshot(std::string epoch, uint64_t seq, std::vector<v1::Item> item
   UpdateGauges();
 }
 
-size_t Hub::OnEvents(std::vector<ReceivedEvent>&& run) {
-  size_t bytes = 0;
-  for (ReceivedEvent& e : run) {
-    if (!state_.Ingest(std::move(e))) continue;
-    bytes += state_.history().At(state_.seq())
-                 ? state_.history().At(state_.seq())->frame->wire().size()
-                 : 0;
-  }
-  fan_out_.Published();
-  UpdateGauges();
-  return bytes;
+size_t Hub::Ingest(ReceivedEvent&& received) {
+  if (!state_.Ingest(std::move(received))) return 0;
+  const HistoryEntry* e = state_.history().At(state_.seq());
+  return e ? e->frame->wire().size() : 0;
 }
 
-size_t Hub::OnEvent(ReceivedEvent&& received) {
-  std::vector<ReceivedEvent> run;
-  run.push_back(std::move(received));
-  return OnEvents(std::move(run));
+void Hub::Publish() {
+  fan_out_.Published();
+  UpdateGauges();
+}
+
+void Hub::OnEvents(std::vector<ReceivedEvent>&& run) {
+  for (ReceivedEvent& e : run) Ingest(std::move(e));
+  Publish();
+}
+
+void Hub::OnEvent(ReceivedEvent&& received) {
+  Ingest(std::move(received));
+  Publish();
 }
 
 void Hub::OnWatcherDown() {
@@ -130,6 +132,7 @@ void Hub::Broadcast(const FramePtr& frame) {
 
 bool Hub::Send(ClientId id, const FramePtr& frame) {
   if (fan_out_.Push(id, frame)) return true;
+  if (fan_out_.finished(id)) return false;  // closing: nothing more goes out
   LogWarn("client.control_dropped")
       .Kv("client", id)
       .Kv("queued_bytes", static_cast<uint64_t>(fan_out_.queued_bytes(id)))
@@ -142,7 +145,7 @@ void Hub::Drop(ClientId id, Client& c, uint16_t code, std::string_view reason) {
   c.closing = true;
   metrics_->dropped_clients->Add();
   LogDebug("client.drop").Kv("client", id).Kv("code", code).Kv("reason", reason);
-  c.sink->Close(code, reason);
+  fan_out_.sink(id)->Close(code, reason);
 }
 
 void Hub::Resync(ClientId id, ResyncReason reason) {
@@ -166,15 +169,14 @@ void Hub::OnHistoryGap(ClientId id, uint64_t next) {
 
 Hub::ClientId Hub::Connect(std::shared_ptr<ClientSink> sink, ConnectRequest request) {
   ClientId id = next_id_++;
-  Client& c = clients_[id];
-  c.sink = sink;
+  clients_[id];  // flood window and pong watch, fresh
   metrics_->connections_total->Add();
 
   GatewayPosition gw;
   gw.has_state = state_.replica().has_snapshot();
   gw.epoch = state_.epoch();
   gw.seq = state_.seq();
-  gw.history_base = state_.history().base_seq();
+  gw.history_base = state_.resume_base();
   ResumeDecision d = DecideResume(request.resume, gw);
 
   uint64_t hello_seq = d.position;
@@ -205,12 +207,12 @@ Hub::ClientId Hub::Connect(std::shared_ptr<ClientSink> sink, ConnectRequest requ
         .Kv("since", request.resume.since)
         .Kv("epoch", state_.epoch())
         .Kv("seq", state_.seq())
-        .Kv("history_base", state_.history().base_seq());
+        .Kv("history_base", state_.resume_base());
     Resync(id, d.reason);
   }
   LogDebug("client.open")
       .Kv("client", id)
-      .Kv("remote", c.sink->Describe())
+      .Kv("remote", fan_out_.sink(id)->Describe())
       .Kv("since", request.resume.since)
       .Kv("position", d.position)
       .Kv("replayed", replayed);
@@ -232,7 +234,7 @@ bool Hub::CountFrame(ClientId id, Client& c) {
   if (c.flood.Count(clock_->Now(), options_.max_frames_per_second)) return true;
   LogWarn("client.flood")
       .Kv("client", id)
-      .Kv("remote", c.sink->Describe())
+      .Kv("remote", fan_out_.sink(id)->Describe())
       .Kv("frames_per_second", c.flood.frames())
       .Kv("reason", "more client frames per second than allowed; closing 1008");
   Drop(id, c, 1008, "flood");
@@ -278,8 +280,9 @@ void Hub::PingAll() {
     if (c.closing) continue;
     Send(id, frame);
     if (c.pong.awaiting()) continue;  // its deadline stands
-    c.sink->Ping();
-    c.pong.Sent(clock_->Now());
+    ClientSink* sink = fan_out_.sink(id);
+    sink->Ping();
+    c.pong.Sent(clock_->Now(), sink->Acknowledged().bytes);
   }
 }
 
@@ -290,14 +293,15 @@ std::optional<SteadyTime> Hub::CheckTimeouts() {
   for (auto& [id, c] : clients_) {
     if (c.closing) continue;
     std::optional<SteadyTime> due;
-    auto drained = fan_out_.last_drain(id);
-    if (c.pong.Check(now, timeout, drained.value_or(SteadyTime{}), &due) ==
+    ClientSink* sink = fan_out_.sink(id);
+    const ClientSink::Acks acks = sink->Acknowledged();
+    if (c.pong.Check(now, timeout, acks.bytes, acks.all && fan_out_.Idle(id), &due) ==
         PongWatch::Verdict::kDead) {
       LogWarn("client.pong_timeout")
           .Kv("client", id)
-          .Kv("remote", c.sink->Describe())
-          .Kv("reason", "no pong within --pong-timeout-ms and the socket has not drained since "
-                        "the ping; closing 1008");
+          .Kv("remote", sink->Describe())
+          .Kv("reason", "no pong within --pong-timeout-ms, and the peer has the ping or "
+                        "acknowledged nothing since; closing 1008");
       Drop(id, c, 1008, "pong timeout");
       continue;
     }
@@ -310,7 +314,7 @@ std::optional<SteadyTime> Hub::CheckTimeouts() {
     if (!c || c->closing) continue;
     LogWarn("client.stuck")
         .Kv("client", id)
-        .Kv("remote", c->sink->Describe())
+        .Kv("remote", fan_out_.sink(id)->Describe())
         .Kv("queued_bytes", static_cast<uint64_t>(fan_out_.queued_bytes(id)))
         .Kv("stuck_ms", options_.stuck_ms)
         .Kv("reason", "the socket took nothing for --stuck-ms while data waited; closing 4000");
@@ -325,7 +329,7 @@ void Hub::CloseAll(uint16_t code, std::string_view reason) {
   for (auto& [id, c] : clients_) {
     if (c.closing) continue;
     c.closing = true;
-    c.sink->Close(code, reason);
+    fan_out_.sink(id)->Close(code, reason);
   }
 }
 
