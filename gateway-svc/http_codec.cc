@@ -53,14 +53,38 @@ size_t HttpRequestParser::Feed(const char* data, size_t size) {
     size -= skipped;
   }
   if (size == 0) return skipped;
+  state_ = State::kPartial;
   if (!parsed_) {
     parsed_ = std::make_unique<HttpParserRequest>();
     parsed_->set_max_body_size(kMaxBody);
   }
-  state_ = State::kPartial;
   size_t used = 0;
   try {
-    used = parsed_->consume(data, size);
+    if (head_done_) {
+      used = parsed_->consume(data, size);  // body bytes
+    } else {
+      // The request line and headers go to websocketpp's parser in one
+      // piece: its size accounting adds 3 bytes for every call that ends
+      // inside a line, so a request arriving in small pieces would hit its
+      // 16,000-byte limit early; whole, the result does not depend on how
+      // the bytes were split.
+      const size_t old = head_.size();
+      head_.append(data, size);
+      const size_t end = head_.find("\r\n\r\n", old >= 3 ? old - 3 : 0);
+      if ((end == std::string::npos ? head_.size() : end + 4) > kMaxHead) {
+        Fail(431, "request line and headers over 16000 bytes");
+        return skipped + size;
+      }
+      if (end == std::string::npos) return skipped + size;
+      head_.resize(end + 4);
+      used = head_.size() - old;
+      head_done_ = true;
+      if (parsed_->consume(head_.data(), head_.size()) != head_.size() && !parsed_->ready())
+        throw websocketpp::http::exception("request not complete after its blank line",
+                                           websocketpp::http::status_code::bad_request);
+      std::string().swap(head_);
+      if (!parsed_->ready()) used += parsed_->consume(data + used, size - used);  // its body
+    }
   } catch (const websocketpp::http::exception& e) {
     Fail(static_cast<int>(e.m_error_code), e.m_msg);
     return skipped + size;
@@ -109,6 +133,8 @@ void HttpRequestParser::Fail(int status, std::string error) {
 
 void HttpRequestParser::Reset() {
   parsed_.reset();
+  std::string().swap(head_);
+  head_done_ = false;
   request_ = HttpRequest();
   state_ = State::kIdle;
   error_status_ = 0;

@@ -29,6 +29,7 @@ class HttpRequestParser {
  public:
   enum class State { kIdle, kPartial, kReady, kError };
   static constexpr size_t kMaxBody = 64 * 1024;
+  static constexpr size_t kMaxHead = 16000;  // request line + headers (websocketpp's limit)
 
   HttpRequestParser();
   ~HttpRequestParser();
@@ -56,6 +57,8 @@ class HttpRequestParser {
   void Fail(int status, std::string error);
 
   std::unique_ptr<websocketpp::http::parser::request> parsed_;  // only while reading one
+  std::string head_;        // the request line and headers until their blank line
+  bool head_done_ = false;  // they went to parsed_; a body may follow
   HttpRequest request_;
   State state_ = State::kIdle;
   int error_status_ = 0;

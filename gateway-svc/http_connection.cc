@@ -97,7 +97,6 @@ void HttpConnection::Process() {
       case HttpRequestParser::State::kPartial:
         continue;  // all of in_ taken: wait for more
       case HttpRequestParser::State::kError:
-        metrics_->Rejected("bad_request")->Add();
         LogInfo("http.bad_request")
             .Kv("status", parser_.error_status())
             .Kv("reason", parser_.error())
@@ -140,7 +139,8 @@ void HttpConnection::Handle(const HttpRequest& request) {
     metrics_->Rejected("bad_request")->Add();
     LogInfo("upgrade.rejected")
         .Kv("status", response.status)
-        .Kv("reason", "bad_handshake")
+        .Kv("reason", "bad_request")
+        .Kv("error", response.body)
         .Kv("remote", Remote());
     Answer(response, false, false);
     return;
