@@ -1,6 +1,7 @@
-// GatewayServer: the gateway process minus main(): the websocketpp server on
-// standalone Asio (HTTP + WebSocket on one port), the io thread that owns
-// the Hub, and the FeedClient thread. websocketpp lives only in server.cc.
+// GatewayServer: the gateway process minus main(): the listening socket and
+// the transport on standalone Asio (HTTP/1.1 and WebSocket on one port:
+// HttpConnection, then WsSession), the io thread that owns the Hub, and the
+// FeedClient thread.
 // Thread-safety: construct, Start and Run from one thread; Stop from any.
 #pragma once
 

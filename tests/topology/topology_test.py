@@ -510,6 +510,11 @@ class TopologyTest:
         epoch0 = health["epoch"]
         log(f"watcher epoch {epoch0} seq {health['seq']}; workspace {self.workspace}")
 
+        # 0. REST through nginx: its upstream keepalive reuses the gateways'
+        #    connections (each answer leaves the connection open), so 40
+        #    requests open only a few gateway connections
+        await self.rest_through_nginx_reuses_connections()
+
         # 3. the ZeroMQ-only subscriber, before any change
         self.feed = FeedSubscriber(self.env, a.tmp, a.pidfile)
         await wait_for(lambda: "snapshot (start)" in self.feed.stderr_text()
@@ -635,6 +640,33 @@ class TopologyTest:
         self.verify(epoch0, final, feed_snap_seq, nginx_clients, direct, fresh, probe,
                     on_gw1, not_gw1, kill_seq, gw3_seq, t_kill)
         await self.verify_rest(probe)
+
+    async def rest_through_nginx_reuses_connections(self, n=40):
+        def accepted():
+            total = 0
+            for url in self.gw_urls:
+                with urllib.request.urlopen(url + "/metrics", timeout=5) as r:
+                    for line in r.read().decode().splitlines():
+                        if line.startswith("coderef_gateway_tcp_connections_total "):
+                            total += int(float(line.split()[1]))
+            return total
+
+        def requests():
+            ok = 0
+            for _ in range(n):
+                with urllib.request.urlopen(self.nginx_url + "/orchestrator/stats", timeout=5) as r:
+                    r.read()
+                    ok += r.status == 200
+            return ok
+
+        before = await asyncio.to_thread(accepted)
+        ok = await asyncio.to_thread(requests)
+        opened = await asyncio.to_thread(accepted) - before - len(self.gw_urls)  # the reads' own
+        self.check(ok == n, f"REST through nginx: {ok} of {n} answered 200")
+        # nginx keeps up to 16 idle upstream connections; without keep-alive
+        # every request would have opened one
+        self.check(opened <= 8, f"REST through nginx: {n} requests opened {opened} gateway connections")
+        log(f"REST through nginx: {n} requests, {opened} new gateway connections (upstream keepalive)")
 
     def seq_at_least(self, n):
         async def cond():
