@@ -9,6 +9,7 @@
 #include "common/names.h"
 #include "common/text.h"
 #include "watcher-svc/item_parser.h"
+#include "watcher-svc/restart_diff.h"
 
 namespace coderef::watcher {
 
@@ -46,20 +47,24 @@ WatcherMetrics WatcherMetrics::Register(MetricsRegistry& reg) {
 
 WatcherCore::WatcherCore(WatcherOptions options, FileSystem& fs, WatchBackend& backend,
                          WatcherMetrics metrics)
-    : options_(std::move(options)), fs_(fs), backend_(backend), metrics_(metrics) {
+    : options_(std::move(options)),
+      fs_(fs),
+      backend_(backend),
+      metrics_(metrics),
+      dirty_files_(options_.max_hold) {
   options_.projects_file = NormalizePath(options_.projects_file);
   registry_dir_ = DirName(options_.projects_file);
   registry_name_ = BaseName(options_.projects_file);
   for (const auto& l : options_.workorder_logs) global_logs_.insert(NormalizePath(l));
 }
 
-bool WatcherCore::Start() {
+bool WatcherCore::Start(SteadyTime now) {
   registry_dirty_ = true;
   for (const auto& l : global_logs_) MarkFile(l);
   // The initial state is published as state (what a snapshot at seq 0
   // shows), not as events.
   initial_ = true;
-  Flush();
+  Flush(now);
   initial_ = false;
   return registry_loaded_;
 }
@@ -67,6 +72,19 @@ bool WatcherCore::Start() {
 bool WatcherCore::dirty() const {
   return registry_dirty_ || full_rescan_ || !dirty_files_.empty() || !dirty_dirs_.empty() ||
          !rescan_projects_.empty();
+}
+
+bool WatcherCore::ready(SteadyTime now) const {
+  return registry_dirty_ || full_rescan_ || dirty_files_.HasReady(now) || !dirty_dirs_.empty() ||
+         !rescan_projects_.empty();
+}
+
+bool WatcherCore::batch_complete() const {
+  // A new folder (dirty_dirs_) does not count against it: it was scanned
+  // when it appeared, and its files are dirty with their own completion
+  // (unknown when found by the scan). A folder that went away does.
+  return !registry_dirty_ && !full_rescan_ && rescan_projects_.empty() &&
+         dirty_files_.AllComplete();
 }
 
 void WatcherCore::ScheduleRescan(const std::string& reason) {
@@ -420,7 +438,7 @@ bool WatcherCore::IsTrackedFileEvent(const std::string& abs_path, bool is_dir) c
   return ClassifyPath(rel).has_value();
 }
 
-bool WatcherCore::OnRawEvents(const std::vector<RawEvent>& events) {
+bool WatcherCore::OnRawEvents(const std::vector<RawEvent>& events, SteadyTime now) {
   bool relevant = false;
   for (const auto& ev : events) {
     if (metrics_.raw_events) metrics_.raw_events->Add();
@@ -446,6 +464,7 @@ bool WatcherCore::OnRawEvents(const std::vector<RawEvent>& events) {
       }
       for (const auto& p : projects_)
         if (p.path == dir) rescan_projects_.insert(p.id);
+      dirty_files_.NoteRemoval();
       LogDebug("watch.dir_gone").Kv("dir", EscapeForDisplay(dir));
       relevant = true;
       continue;
@@ -456,7 +475,9 @@ bool WatcherCore::OnRawEvents(const std::vector<RawEvent>& events) {
       relevant = true;
     }
     if (global_logs_.count(path)) {
-      MarkFile(path);
+      // A log is tailed by whole lines: never held, but a writer that keeps
+      // it open leaves the batch incomplete (it waits the settle window).
+      dirty_files_.Mark(path, ev.completion, false, false, now);
       relevant = true;
     }
     auto a = anchors_.find(ev.dir);
@@ -481,10 +502,11 @@ bool WatcherCore::OnRawEvents(const std::vector<RawEvent>& events) {
         relevant = true;
       } else if (ev.type == RawEvent::Type::kDeleted) {
         dirty_dirs_.insert(path);
+        dirty_files_.NoteRemoval();
         relevant = true;
       }
-    } else if (ClassifyPath(rel)) {
-      MarkFile(path);
+    } else if (auto info = ClassifyPath(rel)) {
+      dirty_files_.Mark(path, ev.completion, ev.type == RawEvent::Type::kDeleted, !info->is_log, now);
       relevant = true;
     }
   }
@@ -667,16 +689,7 @@ std::vector<WatcherCore::LoadedFile> WatcherCore::LoadFilesInParallel(
 void WatcherCore::AddEvent(v1::EventType type, const v1::Item& item, bool with_item,
                            std::vector<v1::ChangeEvent>* events) {
   if (initial_) return;
-  v1::ChangeEvent ev;
-  ev.set_type(type);
-  ev.set_kind(item.kind());
-  ev.set_project(item.project());
-  ev.set_file_path(item.file_path());
-  ev.set_feature_name(item.feature_name());
-  ev.set_location(item.location());
-  ev.set_key(item.key());
-  if (with_item) *ev.mutable_item() = item;
-  events->push_back(std::move(ev));
+  events->push_back(MakeChangeEvent(type, item, with_item));
 }
 
 void WatcherCore::DiffSource(const std::string& source, LoadedFile* preloaded,
@@ -706,7 +719,14 @@ void WatcherCore::DiffSource(const std::string& source, LoadedFile* preloaded,
   state_.SetSourceItems(source, std::move(new_ids));
 }
 
-std::vector<v1::ChangeEvent> WatcherCore::Flush() {
+void WatcherCore::DrainLateEvents(SteadyTime now) {
+  if (backend_.fd() < 0) return;
+  std::vector<RawEvent> late;
+  backend_.ReadEvents(&late);
+  if (!late.empty()) OnRawEvents(late, now);
+}
+
+std::vector<v1::ChangeEvent> WatcherCore::Flush(SteadyTime now) {
   std::vector<v1::ChangeEvent> events, trailing;
   if (full_rescan_) {
     full_rescan_ = false;
@@ -752,25 +772,38 @@ std::vector<v1::ChangeEvent> WatcherCore::Flush() {
       if (fs_.Stat(d, &st, &err) && st.is_dir && !st.is_symlink) ScanDir(d, rel, 0);
     }
   }
-  std::set<std::string> files;
-  files.swap(dirty_files_);
+  std::vector<std::string> expired;
+  std::vector<std::string> files = dirty_files_.Take(now, &expired);
+  for (const auto& f : expired)
+    LogInfo("file.hold_expired")
+        .Kv("path", EscapeForDisplay(f))
+        .Kv("note", "still open for writing after --max-hold-ms; published as it is");
   last_flush_files_ = files.size();
-  if (options_.load_threads > 1 && files.size() >= 2 * kMinFilesPerThread) {
-    // In chunks, so a rescan of every file holds a few thousand freshly
-    // read items at a time, not a second copy of the whole state.
-    constexpr size_t kChunk = 4096;
-    std::vector<const std::string*> list;
-    list.reserve(std::min(files.size(), kChunk));
-    auto it = files.begin();
-    while (it != files.end()) {
-      list.clear();
-      for (; it != files.end() && list.size() < kChunk; ++it) list.push_back(&*it);
-      std::vector<LoadedFile> loaded = LoadFilesInParallel(list);
-      for (size_t i = 0; i < list.size(); ++i)
-        DiffSource(*list[i], loaded[i].preloaded ? &loaded[i] : nullptr, &events);
+  // Read first, then diff. Between the two, the backend is drained: a file
+  // touched again while it was read (truncated and rewritten in place) may
+  // have been read half-written, so that read is dropped and the file,
+  // dirty again, goes out with a later batch. In chunks, so a rescan of
+  // every file holds a few thousand freshly read items at a time, not a
+  // second copy of the whole state.
+  const size_t chunk = options_.load_threads > 1 && files.size() >= 2 * kMinFilesPerThread
+                           ? size_t{4096}
+                           : std::max<size_t>(files.size(), 1);
+  std::vector<const std::string*> list;
+  list.reserve(std::min(files.size(), chunk));
+  for (size_t at = 0; at < files.size(); at += chunk) {
+    list.clear();
+    for (size_t i = at; i < files.size() && list.size() < chunk; ++i) list.push_back(&files[i]);
+    std::vector<LoadedFile> loaded = LoadFilesInParallel(list);
+    DrainLateEvents(now);
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (!loaded[i].preloaded) {
+        DiffSource(*list[i], nullptr, &events);  // logs and oddities: read here
+      } else if (dirty_files_.Contains(*list[i])) {
+        LogDebug("file.reread").Kv("path", EscapeForDisplay(*list[i])).Kv("reason", "changed while read");
+      } else {
+        DiffSource(*list[i], &loaded[i], &events);
+      }
     }
-  } else {
-    for (const auto& f : files) DiffSource(f, nullptr, &events);
   }
   for (auto& ev : trailing) events.push_back(std::move(ev));
   if (metrics_.items) metrics_.items->Set(static_cast<int64_t>(state_.size()));

@@ -6,7 +6,16 @@
 // logs, and "anchor" folders for projects whose folder does not exist yet),
 // records what became dirty, and on Flush() compares the final state on disk
 // with the state last published (content hash), producing added / updated /
-// deleted events. The loop (WatcherService) decides when to flush (Batcher).
+// deleted events. The loop (WatcherService) decides when to flush (Batcher),
+// asking batch_complete() whether every dirty file is complete (then the
+// batch may go out after --quiet-ms).
+//
+// No torn reads: a file being written (created or modified, not yet closed)
+// is held in DirtyFiles and not read until it is closed or --max-hold-ms
+// has passed. And a file is read, then the backend is drained once more:
+// a file that changed again while it was read is not published from that
+// read (it stays dirty for the next batch), so a read that raced a
+// truncate-and-write never reaches the feed.
 //
 // Races: a directory that appears gets its watch and a scan at once, in
 // OnRawEvents, so files created in it before the watch existed are found.
@@ -26,6 +35,8 @@
 
 #include "coderef/v1/feed.pb.h"
 #include "common/metrics.h"
+#include "common/clock.h"
+#include "watcher-svc/dirty_files.h"
 #include "watcher-svc/file_system.h"
 #include "watcher-svc/item_parser.h"
 #include "watcher-svc/registry.h"
@@ -44,6 +55,9 @@ struct WatcherOptions {
   // scan, rescans). 1: all on the loop thread. REQUIRES (> 1): a FileSystem
   // that allows concurrent calls.
   int load_threads = 1;
+  // A file being written is held (not read) at most this long from its
+  // first change, then published as it is (--max-hold-ms).
+  Millis max_hold{2000};
 };
 
 struct WatcherMetrics {
@@ -74,20 +88,32 @@ class WatcherCore {
   // events: the initial state is what a snapshot at seq 0 shows). Returns
   // false when projects.json could not be loaded at all (the service still
   // runs and picks it up when it becomes valid).
-  bool Start();
+  bool Start(SteadyTime now = SteadyTime{});
 
   // Takes raw notifications: adds watches for new directories and scans them
   // at once, and records what is dirty. Returns true when anything relevant
   // to the published state may have changed (the batch should open/extend).
-  bool OnRawEvents(const std::vector<RawEvent>& events);
+  bool OnRawEvents(const std::vector<RawEvent>& events, SteadyTime now = SteadyTime{});
 
   // Compares the final state of everything dirty with the published state,
   // updates the published state, and returns the events in publish order
   // (epoch, seq and times are stamped by the publisher).
-  std::vector<v1::ChangeEvent> Flush();
+  // Files still held at `now` (being written) stay dirty for a later flush.
+  std::vector<v1::ChangeEvent> Flush(SteadyTime now = SteadyTime{});
 
-  // True when something is dirty (a flush would do work).
+  // True when something is dirty (held files included).
   bool dirty() const;
+  // True when a flush at `now` would do work (something dirty and not held).
+  bool ready(SteadyTime now) const;
+  // Every change waiting for the next flush is a complete write of a
+  // tracked file (closed or renamed into place) and nothing was removed
+  // (no file or folder deleted or moved away), no rescan or registry reload
+  // is due: the batch may
+  // go out once --quiet-ms passes without a new change.
+  bool batch_complete() const;
+  // When the earliest held file's hold runs out (SteadyTime::max(): none).
+  SteadyTime next_hold_expiry() const { return dirty_files_.NextHoldExpiry(); }
+  size_t dirty_file_count() const { return dirty_files_.size(); }
   // Directories whose watch could not be added (e.g. the watch limit): they
   // are retried and rescanned by RetryFailedWatches() every few seconds.
   bool has_failed_watches() const { return !failed_watches_.empty(); }
@@ -136,7 +162,10 @@ class WatcherCore {
   // Lists `dirs` on options_.load_threads threads, then scans the entries.
   void ListDeferred(std::vector<DeferredList>* dirs);
   void ScanProject(const ProjectEntry& p);
-  void MarkFile(const std::string& abs_path) { dirty_files_.insert(abs_path); }
+  void MarkFile(const std::string& abs_path) { dirty_files_.MarkFound(abs_path); }
+  // Reads what the backend has queued since the flush began (inotify only:
+  // polling would list every folder again) into the dirty set.
+  void DrainLateEvents(SteadyTime now);
   bool IsTrackedFileEvent(const std::string& abs_path, bool is_dir) const;
   // Items.
   // A plain tracked file read and parsed; produced on any thread.
@@ -182,7 +211,7 @@ class WatcherCore {
   std::map<std::string, std::string> anchor_dir_of_;   // project id -> its anchor dir
   std::map<std::string, std::unique_ptr<LogTailer>> tailers_;
 
-  std::set<std::string> dirty_files_;
+  DirtyFiles dirty_files_;
   std::set<std::string> dirty_dirs_;
   std::set<std::string> rescan_projects_;
   bool registry_dirty_ = false;

@@ -10,8 +10,10 @@
 
 #include "common/flags.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "watcher-svc/batcher.h"
 #include "watcher-svc/curve_auth.h"
+#include "watcher-svc/durable_publish.h"
 #include "watcher-svc/http_server.h"
 #include "watcher-svc/inotify_backend.h"
 #include "watcher-svc/poll_backend.h"
@@ -131,21 +133,34 @@ int WatcherService::Run() {
 
   WatcherCore core(options_.watcher, fs, *backend, wm);
   auto start = clock.Now();
-  bool loaded = core.Start();
+  bool loaded = core.Start(start);
   double start_ms = std::chrono::duration<double, std::milli>(clock.Now() - start).count();
   ::malloc_trim(0);  // the initial scan's temporaries: give them back
 
-  std::string epoch = publisher->epoch();
+  // The epoch: resumed from --state-dir (re-sending what may not have gone
+  // out, then what changed while down) or new.
+  DurableState durable(options_.durable, metrics);
+  {
+    DurableState::Resume resume = durable.Start(core.state());
+    ResumeFeed(*publisher, durable, &resume, clock.UnixMicros());
+  }
+  double ready_ms = std::chrono::duration<double, std::milli>(clock.Now() - start).count();
+  bool batcher_open = false;  // mirrors batcher.open() for /healthz
   MiniHttpServer http([&](const std::string& method, const std::string& path) {
     HttpResponse r;
     if (method != "GET" && method != "HEAD") {
       r.status = 405;
       r.body = "{\"error\":\"method not allowed\"}";
     } else if (path == "/healthz") {
-      r.body = "{\"status\":\"ok\",\"epoch\":\"" + epoch + "\",\"seq\":" +
-               std::to_string(publisher->seq()) + ",\"projects\":" +
+      r.body = "{\"status\":\"ok\",\"epoch\":\"" + publisher->epoch() + "\",\"seq\":" +
+               std::to_string(publisher->seq()) + ",\"durable\":" +
+               (durable.durable() ? "true" : "false") + ",\"state\":\"" + JsonEscape(durable.status()) +
+               "\",\"projects\":" +
                std::to_string(core.projects().size()) + ",\"items\":" +
-               std::to_string(core.state().size()) + "}";
+               std::to_string(core.state().size()) + ",\"batch_open\":" +
+               (batcher_open ? "true" : "false") + ",\"dirty_files\":" +
+               std::to_string(core.dirty_file_count()) + ",\"outbox_empty\":" +
+               (publisher->pending() ? "false" : "true") + "}";
     } else if (path == "/metrics") {
       r.content_type = "text/plain; version=0.0.4";
       r.body = metrics.Render();
@@ -168,7 +183,9 @@ int WatcherService::Run() {
   }
 
   LogInfo("watcher.started")
-      .Kv("epoch", epoch)
+      .Kv("epoch", publisher->epoch())
+      .Kv("seq", publisher->seq())
+      .Kv("state", durable.status())
       .Kv("pub", publisher->pub_endpoint())
       .Kv("snapshot", publisher->snapshot_endpoint())
       .Kv("http_port", http_port)
@@ -177,9 +194,10 @@ int WatcherService::Run() {
       .Kv("items", static_cast<uint64_t>(core.state().size()))
       .Kv("watches", static_cast<uint64_t>(backend->watch_count()))
       .Kv("registry_loaded", loaded)
-      .Kv("startup_ms", start_ms);
+      .Kv("startup_ms", start_ms)
+      .Kv("ready_ms", ready_ms);
 
-  Batcher batcher(Millis(options_.settle_ms), Millis(options_.debounce_ms));
+  Batcher batcher(Millis(options_.settle_ms), Millis(options_.debounce_ms), Millis(options_.quiet_ms));
   auto next_hb = clock.Now();
   auto next_poll = clock.Now() + Millis(std::max(1, backend->poll_interval_ms()));
   auto next_retry = clock.Now() + Millis(kRetryWatchMs);
@@ -194,6 +212,8 @@ int WatcherService::Run() {
     }
     auto wake = next_hb;
     if (batcher.open()) wake = std::min(wake, batcher.Deadline());
+    // A held file (being written) goes out when its hold runs out.
+    wake = std::min(wake, core.next_hold_expiry());
     if (backend->fd() < 0) wake = std::min(wake, next_poll);
     if (core.has_failed_watches()) wake = std::min(wake, next_retry);
     // A full subscriber holds the outbox back: try again shortly.
@@ -235,14 +255,19 @@ int WatcherService::Run() {
       backend->ReadEvents(&raw);
       next_poll = now + Millis(backend->poll_interval_ms());
     }
-    if (!raw.empty() && core.OnRawEvents(raw)) batcher.OnChange(now, clock.UnixMicros());
+    if (!raw.empty() && core.OnRawEvents(raw, now) && (batcher.open() || core.ready(now)))
+      batcher.OnChange(now, clock.UnixMicros(), core.batch_complete());
     if (core.has_failed_watches() && now >= next_retry) {
-      if (core.RetryFailedWatches()) batcher.OnChange(now, clock.UnixMicros());
+      if (core.RetryFailedWatches()) batcher.OnChange(now, clock.UnixMicros(), core.batch_complete());
       next_retry = now + Millis(kRetryWatchMs);
     }
+    // Held files whose hold ran out, and whatever became dirty while the
+    // last batch was flushed, open the next batch.
+    if (!batcher.open() && core.ready(now))
+      batcher.OnChange(now, clock.UnixMicros(), core.batch_complete());
     if (batcher.Due(clock.Now()) || (stop && batcher.open())) {
-      auto events = core.Flush();
-      publisher->Publish(&events, batcher.first_change_unix_us());
+      auto events = core.Flush(clock.Now());
+      PublishDurably(*publisher, durable, &events, batcher.first_change_unix_us());
       // A large batch (a checkout, a rescan) leaves its temporaries in the
       // malloc arenas of the loop and the loader threads: give them back.
       if (events.size() >= 10000 || core.last_flush_files() >= 10000) {
@@ -252,10 +277,12 @@ int WatcherService::Run() {
       batcher.Reset();
       batches->Add();
       // Anything that became dirty during the flush (e.g. scans of new
-      // folders) opens the next batch.
-      if (core.dirty()) batcher.OnChange(clock.Now(), clock.UnixMicros());
+      // folders, files changed while they were read) opens the next batch.
+      if (core.ready(clock.Now()))
+        batcher.OnChange(clock.Now(), clock.UnixMicros(), core.batch_complete());
     }
-    if (items[0].revents & ZMQ_POLLIN) publisher->ServeSnapshots(core.state());
+    batcher_open = batcher.open();
+    if (items[0].revents & ZMQ_POLLIN) publisher->ServeSnapshots(core.state(), &durable);
     if (items.size() > fixed)
       http.OnPoll(std::vector<zmq::pollitem_t>(items.begin() + fixed, items.end()));
   }
@@ -269,8 +296,9 @@ int WatcherService::Run() {
     LogWarn("watcher.unsent_at_exit")
         .Kv("messages", static_cast<uint64_t>(publisher->outbox_size()))
         .Kv("reason", "a subscriber's queue stayed full until exit");
+  durable.Stop(publisher->sent_seq());
   ::close(sig_fd);
-  LogInfo("watcher.stopped").Kv("epoch", epoch).Kv("seq", publisher->seq());
+  LogInfo("watcher.stopped").Kv("epoch", publisher->epoch()).Kv("seq", publisher->seq());
   return 0;
 }
 

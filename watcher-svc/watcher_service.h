@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/zmq_util.h"
+#include "watcher-svc/durable_state.h"
 #include "watcher-svc/watcher_core.h"
 
 namespace coderef::watcher {
@@ -26,6 +27,9 @@ struct ServiceOptions {
   std::string http = "127.0.0.1:9100";  // "" disables
   int settle_ms = 100;
   int debounce_ms = 500;
+  // A batch whose every change is a complete write goes out after this long
+  // without a new change (contract: "Early flush of complete writes").
+  int quiet_ms = 10;
   int heartbeat_ms = 1000;
   int poll_ms = 0;  // > 0: PollBackend
   int pub_hwm = 100000;
@@ -39,6 +43,8 @@ struct ServiceOptions {
   // Test seam: refuse inotify watches past this many (simulates the kernel's
   // max_user_watches). 0 = no limit.
   int max_watches = 0;
+  // --state-dir, --history-events, --state-sync (contract section 6).
+  DurableOptions durable;
 };
 
 class WatcherService {

@@ -53,10 +53,10 @@ TEST_F(WatcherTest, LoneSaveIsOnePlanAddedThenUpdated) {
   EXPECT_EQ(ev[0].item().plan().status(), "planning");
   EXPECT_EQ(ev[0].item().plan().workorder_id(), "WO-auth-001");
   EXPECT_EQ(ev[0].item().text(), Plan("auth", "planning"));
-  // Published about one settle window after the change, not before.
+  // A closed write goes out after --quiet-ms, well before the settle window.
   int64_t delay_ms = (ev[0].published_us() - ev[0].first_change_us()) / 1000;
-  EXPECT_GE(delay_ms, 95);
-  EXPECT_LE(delay_ms, 400);
+  EXPECT_GE(delay_ms, 0);
+  EXPECT_LT(delay_ms, 95);
   EXPECT_EQ(probe_->topics().back(), "plan/alpha");
 
   AtomicWrite(P("coderef/working/auth/plan.json"), Plan("auth", "in_progress"));
