@@ -3,7 +3,8 @@
 // they connect with (topics and epoch/since from the query string).
 // Input: connect parameters, then a script of client frames (raw bytes as a
 // text or binary frame, or a well-formed op with fuzzed fields), control
-// frames, time passing, pings, pong timeouts and events from the feed.
+// frames, time passing, pings, pong and stuck timeouts, reading and not
+// reading, and events from the feed.
 // Invariants: every frame a client gets is JSON in the order the protocol
 // promises (stream_checker.h); nothing is sent after a close; and a
 // bystander client that sends nothing is never closed and receives every
@@ -83,15 +84,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cg::HubOptions ho;
   ho.history = 8;
   ho.max_queue_bytes = 4096;
-  cg::Hub hub(ho, coderef::fuzz::StringFrames(), metrics, &clock);
+  cg::Hub hub(ho, coderef::fuzz::WireFrames(), metrics, &clock);
   const std::string epoch = "e1";
   uint64_t seq = 10;
   hub.OnWatcherUp(epoch);
   hub.OnSnapshot(epoch, seq, {}, cg::SnapshotCause::kInitial);
 
   // The bystander: connected first, sends nothing, reads everything.
-  auto bystander = std::make_shared<CheckedSink>(false, "", 0);
+  auto bystander = std::make_shared<CheckedSink>(&hub.fan_out(), false, "", 0);
   cg::Hub::ClientId bystander_id = hub.Connect(bystander, {});
+  bystander->Attach(bystander_id);
 
   // The client under test: query-string topics and resume position.
   cg::ConnectRequest req;
@@ -108,10 +110,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     req.resume.since = in.Below(24);
     req.resume.epoch = in.Bool() ? epoch : std::string(in.Bytes(20));
   }
-  auto client = std::make_shared<CheckedSink>(resume, req.resume.epoch, req.resume.since);
+  auto client = std::make_shared<CheckedSink>(&hub.fan_out(), resume, req.resume.epoch,
+                                             req.resume.since);
   client->allow_gaps = true;  // it may subscribe to a subset at any time
   (void)filtered;
   cg::Hub::ClientId id = hub.Connect(client, std::move(req));
+  client->Attach(id);
 
   for (int step = 0; step < 300 && !in.empty(); ++step) {
     switch (in.Byte() % 10) {
@@ -138,18 +142,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           ++seq;
           hub.OnEvent({MakeEvent(epoch, seq, in), clock.UnixMicros()});
         }
-        bystander->Drain();
         break;
       }
       case 8:
         hub.PingAll();
-        if (in.Bool()) hub.OnPongTimeout(id);
-        bystander->Drain();
+        hub.OnClientControlFrame(bystander_id);  // the bystander answers
+        if (in.Bool()) {
+          clock.Advance(coderef::Millis(ho.pong_timeout_ms));
+          hub.CheckTimeouts();
+        }
         break;
       case 9:
         client->reading = !client->reading;
-        if (client->reading) client->Drain();
-        hub.PumpAll();
+        client->Drain(client->reading ? CheckedSink::kAll : in.Below(2048));
         break;
     }
   }

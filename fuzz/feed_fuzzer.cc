@@ -95,14 +95,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cg::HubOptions ho;
   ho.history = in.Below(16);
   ho.max_queue_bytes = 1024 + in.Below(8) * 512;
-  cg::Hub hub(ho, coderef::fuzz::StringFrames(), metrics, &clock);
+  cg::Hub hub(ho, coderef::fuzz::WireFrames(), metrics, &clock);
   ModelWatcher watcher;
   std::vector<Client> clients;
   std::string pending_request;
 
   auto connect = [&](bool resume, std::string epoch, uint64_t since) {
     Client c;
-    c.sink = std::make_shared<CheckedSink>(resume, epoch, since);
+    c.sink = std::make_shared<CheckedSink>(&hub.fan_out(), resume, epoch, since);
     cg::ConnectRequest req;
     if (resume) {
       req.resume.has_since = true;
@@ -110,6 +110,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       req.resume.since = since;
     }
     c.id = hub.Connect(c.sink, std::move(req));
+    c.sink->Attach(c.id);
     clients.push_back(std::move(c));
   };
   auto flush = [&] {
@@ -118,7 +119,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     bool reset = false;
     if (sync.TakeRequest(&rid, &reset)) pending_request = rid;
     hub.Apply(sync.TakeUpdates());
-    if (hub.NeedsPump()) hub.PumpAll();
   };
   auto deliver = [&](const v1::ChangeEvent& ev) {
     v1::FeedMessage m;
@@ -218,7 +218,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         } else if (what == 1) {
           clients[i].sink->reading = !clients[i].sink->reading;
         } else {
-          clients[i].sink->Drain();
+          clients[i].sink->Drain(in.Below(4096));  // a slow reader takes a little
         }
         break;
       }
@@ -226,8 +226,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         hub.PingAll();
         break;
       case 11:
-        for (auto& c : clients) c.sink->Drain();
-        hub.PumpAll();
+        for (auto& c : clients) c.sink->Drain(CheckedSink::kAll);
         break;
     }
     flush();
@@ -252,11 +251,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       pending_request.clear();
       sync.OnSnapshotChunk(std::move(c));
     }
-    for (auto& c : clients) c.sink->Drain();
     flush();
-    while (hub.PumpAll()) {
-      for (auto& c : clients) c.sink->Drain();
-    }
+    for (auto& c : clients) c.sink->Drain(CheckedSink::kAll);
   }
   if (hub.replica().has_snapshot() && hub.replica().epoch() == watcher.epoch &&
       hub.replica().seq() == watcher.seq) {

@@ -63,7 +63,7 @@ struct World {
   coderef::FakeClock clock;
   cg::GatewayMetrics metrics;
   cg::Hub hub{cg::HubOptions{},
-              [](std::string s) { return std::make_shared<cg::StringFrame>(std::move(s)); },
+              [](std::string s) { return cg::WireFrame::Text(s); },
               &metrics, &clock};
   std::unique_ptr<cg::StaticFiles> files;
   std::unique_ptr<cg::RestApi> open_api, token_api;

@@ -2,7 +2,7 @@
 // gateway fuzz targets run over every frame a client is sent: valid JSON
 // objects with a "type"; the first is hello; events in seq order with no
 // duplicate and no gap that resync_required does not announce; nothing after
-// the gateway closed the connection. Header-only; single thread.
+// the gateway's close frame. Header-only; single thread.
 #pragma once
 
 #include <cstdint>
@@ -12,23 +12,34 @@
 #include <vector>
 
 #include "fuzz/fuzz_util.h"
+#include "fuzz/pull_sink.h"
 #include "gateway-svc/hub.h"
+#include "gateway-svc/ws_wire.h"
 
 namespace coderef::fuzz {
 
-// A connection that checks each frame as it is queued. `reading` false
-// simulates a client that never reads (bytes pile up).
-class CheckedSink : public gateway::ClientSink {
+// A connection that checks each message as its socket takes it (a
+// PullSink: `reading` false is a client that stopped reading; Drain(n)
+// lets its socket take n bytes).
+class CheckedSink : public PullSink {
  public:
   // A resuming client knows its position; a fresh one learns it from hello.
-  CheckedSink(bool resume, std::string epoch, uint64_t since)
-      : resume_(resume), epoch_(std::move(epoch)), expected_(since) {}
+  CheckedSink(gateway::FanOut* core, bool resume, std::string epoch, uint64_t since)
+      : PullSink(core), resume_(resume), epoch_(std::move(epoch)), expected_(since) {
+    on_text = [this](std::string_view text) { Check(text); };
+  }
 
-  size_t BufferedBytes() const override { return buffered_; }
-  void Send(const gateway::FramePtr& frame) override {
-    std::string_view text = frame->payload();
-    FUZZ_CHECK(!closed_, "a frame after Close: " + std::string(text));
-    if (!reading) buffered_ += text.size();
+  const std::string& epoch() const { return epoch_; }
+  uint64_t position() const { return expected_; }
+  bool got_hello() const { return got_hello_; }
+
+  bool allow_gaps = false;  // the client has (or may have) a topic filter
+  uint64_t events = 0;
+  uint64_t resyncs = 0;
+
+ private:
+  void Check(std::string_view text) {
+    FUZZ_CHECK(close_frames == 0, "a frame after the close frame: " + std::string(text));
     nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
     FUZZ_CHECK(!j.is_discarded() && j.is_object(), "not a JSON object: " + std::string(text));
     FUZZ_CHECK(j.contains("type") && j["type"].is_string(), "no type: " + std::string(text));
@@ -66,36 +77,15 @@ class CheckedSink : public gateway::ClientSink {
     expected_ = seq;
     ++events;
   }
-  void Ping() override {}
-  void Close(uint16_t code, std::string_view reason) override {
-    closed_ = true;
-    close_code = code;
-  }
-  std::string Describe() const override { return "fuzz"; }
-
-  void Drain() { buffered_ = 0; }
-  bool closed() const { return closed_; }
-  const std::string& epoch() const { return epoch_; }
-  uint64_t position() const { return expected_; }
-  bool got_hello() const { return got_hello_; }
-
-  bool reading = true;
-  bool allow_gaps = false;  // the client has (or may have) a topic filter
-  int close_code = 0;
-  uint64_t events = 0;
-  uint64_t resyncs = 0;
-
- private:
   bool resume_;
   std::string epoch_;
   uint64_t expected_;
   bool got_hello_ = false;
-  bool closed_ = false;
-  size_t buffered_ = 0;
 };
 
-inline gateway::FrameFactory StringFrames() {
-  return [](std::string s) { return std::make_shared<gateway::StringFrame>(std::move(s)); };
+// The production frame type, as the gateway builds it.
+inline gateway::FrameFactory WireFrames() {
+  return [](std::string s) { return gateway::WireFrame::Text(s); };
 }
 
 }  // namespace coderef::fuzz

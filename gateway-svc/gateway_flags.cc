@@ -59,14 +59,20 @@ int ParseGatewayFlags(int argc, const char* const* argv, GatewayFlags* out, std:
       ->delimiter(',');
   flags.Add("max-clients", o.max_clients, "WebSocket clients before upgrades get 503");
   flags.Add("max-queue-bytes", max_queue_bytes,
-            "unsent bytes per client before it is disconnected (4000)");
+            "bytes a client is handed per write and may have queued; past it the client goes on "
+            "from the history as its socket drains (slow readers are never disconnected)");
   flags.Add("ping-ms", o.ping_ms, "interval of app-level and WebSocket pings");
-  flags.Add("pong-timeout-ms", o.pong_timeout_ms, "close a client that answers no ping by then");
+  flags.Add("pong-timeout-ms", o.pong_timeout_ms,
+            "close a client that answers no ping by then (and whose socket took nothing since)");
+  flags.Add("stuck-ms", o.stuck_ms,
+            "close (4000) a client whose socket takes nothing this long while data waits");
   flags.Add("history", history, "events kept for gap-free resume");
   flags.Add("watcher-timeout-ms", o.watcher_timeout_ms,
             "heartbeat silence after which the watcher counts as down");
   flags.Add("handshake-timeout-ms", o.handshake_timeout_ms,
-            "drop connections that do not finish their HTTP request/upgrade by then");
+            "drop connections that do not finish an HTTP request/upgrade by then");
+  flags.Add("http-idle-timeout-ms", o.http_idle_timeout_ms,
+            "close a persistent HTTP connection idle this long");
   flags.Add("close-timeout-ms", o.close_timeout_ms,
             "cut off a peer that does not answer a close frame by then");
   flags.Add("gateway-id", o.gateway_id, "name in hello messages (default hostname:port)");
@@ -94,11 +100,13 @@ int ParseGatewayFlags(int argc, const char* const* argv, GatewayFlags* out, std:
   o.max_queue_bytes = static_cast<size_t>(max_queue_bytes);
   if (o.ping_ms < 10) return fail("ping-ms", "must be at least 10");
   if (o.pong_timeout_ms < 10) return fail("pong-timeout-ms", "must be at least 10");
+  if (o.stuck_ms < 10) return fail("stuck-ms", "must be at least 10");
   if (history < 0 || history > 10'000'000) return fail("history", "must be 0..10000000");
   o.history = static_cast<size_t>(history);
   if (o.watcher_timeout_ms < 10) return fail("watcher-timeout-ms", "must be at least 10");
   if (o.handshake_timeout_ms < 10) return fail("handshake-timeout-ms", "must be at least 10");
   if (o.close_timeout_ms < 10) return fail("close-timeout-ms", "must be at least 10");
+  if (o.http_idle_timeout_ms < 10) return fail("http-idle-timeout-ms", "must be at least 10");
   if (o.max_open_files < 0) return fail("max-open-files", "must be >= 0");
   if (!ParseLogFormat(log_format, &out->log_format))
     return fail("log-format", "expected text or json, got \"" + log_format + "\"");

@@ -13,25 +13,26 @@ GatewayMetrics::GatewayMetrics() {
       r.Counter("coderef_gateway_connections_total", "WebSocket connections opened.");
   events_in = r.Counter("coderef_gateway_events_in_total", "Feed events applied to the replica.");
   events_out = r.Counter("coderef_gateway_events_out_total",
-                         "Frames queued to WebSocket clients (events and control messages).");
-  bytes_out = r.Counter("coderef_gateway_bytes_out_total", "Payload bytes queued to clients.");
+                         "Frames WebSocket clients' sockets took (events and control messages).");
+  bytes_out = r.Counter("coderef_gateway_bytes_out_total", "Bytes WebSocket clients' sockets took.");
   writes_direct = r.Counter("coderef_gateway_writes_direct_total",
-                            "Frames written straight to a socket with nothing queued before "
-                            "them (one sendmsg, no queueing).");
+                            "sendmsg calls (up to 64 frames each) the socket took whole.");
   writes_queued = r.Counter("coderef_gateway_writes_queued_total",
-                            "Frames queued behind a write in flight or a full socket buffer.");
+                            "Times a client waited for its full socket to drain (its frames "
+                            "stay in the history until then).");
   writes_partial = r.Counter("coderef_gateway_writes_partial_total",
-                             "Direct writes the socket took only part of (the rest is queued).");
+                             "sendmsg calls the socket took only part of, or nothing.");
   snapshots = r.Counter("coderef_gateway_snapshots_total", "Snapshots applied.");
   feed_gaps = r.Counter("coderef_gateway_feed_gaps_total",
                         "Seq gaps detected on the feed (each triggers a snapshot).");
   feed_decode_errors = r.Counter("coderef_gateway_feed_decode_errors_total",
                                  "Feed or snapshot messages that did not decode.");
-  slow_client_disconnects =
-      r.Counter("coderef_gateway_slow_client_disconnects_total",
-                "Clients disconnected because their unsent bytes passed --max-queue-bytes.");
+  stuck_client_disconnects =
+      r.Counter("coderef_gateway_stuck_client_disconnects_total",
+                "Clients closed (4000) because their socket took nothing for --stuck-ms while "
+                "data waited. Slow readers are never disconnected.");
   dropped_clients = r.Counter("coderef_gateway_dropped_clients_total",
-                              "Connections closed by the gateway (slow, pong timeout, flood, "
+                              "Connections closed by the gateway (stuck, pong timeout, flood, "
                               "bad frames).");
   replayed_events =
       r.Counter("coderef_gateway_replayed_events_total", "Events replayed from history.");

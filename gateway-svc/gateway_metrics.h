@@ -32,15 +32,15 @@ class GatewayMetrics {
   Metric* clients;              // open WebSocket connections
   Metric* connections_total;    // WebSocket connections opened
   Metric* events_in;            // events applied from the feed
-  Metric* events_out;           // frames queued to clients (events + control)
-  Metric* bytes_out;            // payload bytes queued to clients
-  Metric* writes_direct;        // frames written straight to an idle socket
-  Metric* writes_queued;        // frames queued behind a write in flight (or a full socket)
-  Metric* writes_partial;       // direct writes the socket took only part of
+  Metric* events_out;           // frames sockets took whole (events + control)
+  Metric* bytes_out;            // bytes sockets took
+  Metric* writes_direct;        // sendmsg calls the socket took whole
+  Metric* writes_queued;        // times a client waited for its socket to drain
+  Metric* writes_partial;       // sendmsg calls the socket took only part of (or none)
   Metric* snapshots;            // snapshots applied
   Metric* feed_gaps;            // seq gaps seen on the feed
   Metric* feed_decode_errors;   // undecodable feed messages
-  Metric* slow_client_disconnects;
+  Metric* stuck_client_disconnects;  // socket took nothing for --stuck-ms
   Metric* dropped_clients;      // connections closed by the gateway (any reason)
   Metric* replayed_events;      // events sent from history on resume
   Metric* accept_errors;        // failed accept() calls (EMFILE, ...)

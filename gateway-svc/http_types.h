@@ -15,6 +15,13 @@ struct HttpRequest {
   std::string authorization;  // Authorization header
   std::string token_header;   // X-Coderef-Token header
   std::string cookie;         // Cookie header
+  std::string origin;         // Origin header (checked on WebSocket upgrades)
+  std::string host;           // Host header
+  // The connection stays open after the answer (HTTP/1.1 unless
+  // "Connection: close"; HTTP/1.0 only with "Connection: keep-alive").
+  bool keep_alive = true;
+  // "Upgrade: websocket" with "Connection: upgrade".
+  bool websocket_upgrade = false;
 };
 
 struct HttpResponse {

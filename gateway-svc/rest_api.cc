@@ -7,6 +7,7 @@
 #include "common/text.h"
 #include "gateway-svc/access.h"
 #include "gateway-svc/event_json.h"
+#include "gateway-svc/http_codec.h"
 #include "gateway-svc/json_writer.h"
 
 namespace coderef::gateway {
@@ -63,12 +64,7 @@ void RestApi::Stamp(std::string* body) const {
 }
 
 HttpResponse RestApi::Error(int status, std::string_view error) const {
-  HttpResponse resp;
-  resp.status = status;
-  JsonWriter w(&resp.body);
-  w.BeginObject();
-  w.Str("error", error);
-  w.EndObject();
+  HttpResponse resp = HttpErrorResponse(status, error);
   Stamp(&resp.body);
   return resp;
 }
@@ -123,8 +119,7 @@ HttpResponse RestApi::Handle(const HttpRequest& request) const {
   }
   if (resp.content_type == "application/json")
     resp.headers.emplace_back("Cache-Control", "no-store");
-  if (request.method == "HEAD") resp.body.clear();
-  return resp;
+  return resp;  // for HEAD too: the transport sends its headers, not its body
 }
 
 bool RestApi::ResolveProject(const QueryParams& q, std::string* id, bool* given,

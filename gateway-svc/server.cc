@@ -1,17 +1,19 @@
-// The only translation unit that includes websocketpp (slow to compile):
-// the transport glue between websocketpp/Asio and the plain-C++ Hub,
-// RestApi and FeedClient.
+// The transport glue between standalone Asio and the plain-C++ Hub, RestApi
+// and FeedClient: the acceptor, the gateway's checks on WebSocket upgrades
+// (path, Origin, token, --max-clients, query), and the hand-over of an
+// upgraded socket to a WsSession. HTTP itself is HttpConnection's.
 #include "gateway-svc/server.h"
 
 #include <dirent.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
-#include <websocketpp/config/asio_no_tls.hpp>
-#include <websocketpp/server.hpp>
+#include <unordered_map>
 
 #include "common/log.h"
 #include "common/text.h"
@@ -19,6 +21,8 @@
 #include "gateway-svc/event_json.h"
 #include "gateway-svc/feed_client.h"
 #include "gateway-svc/gateway_metrics.h"
+#include "gateway-svc/http_codec.h"
+#include "gateway-svc/http_connection.h"
 #include "gateway-svc/hub.h"
 #include "gateway-svc/query.h"
 #include "gateway-svc/rest_api.h"
@@ -29,90 +33,32 @@
 namespace coderef::gateway {
 namespace {
 
-// Per-connection state kept inside websocketpp's connection object.
-struct ConnState {
-  // Parsed at validation, handed to the hub at open (a pointer: every
-  // connection object holds this struct for its whole life).
-  std::unique_ptr<ConnectRequest> request;
-  bool pending = false;      // counted against --max-clients before open
-};
-
-struct GwConfig : public websocketpp::config::asio {
-  typedef GwConfig type;
-  typedef websocketpp::config::asio base;
-  typedef ConnState connection_base;
-
-  // The read buffer lives in every connection object, but a connection
-  // object lives only until the upgrade is done (then the socket moves to a
-  // WsSession): big enough for a usual upgrade request in one read.
-  static const size_t connection_read_buffer_size = 1024;
-  // No websocketpp logging at all: access logging off on the hot path; our
-  // own structured logs name every drop.
-  static const websocketpp::log::level elog_level = websocketpp::log::elevel::none;
-  static const websocketpp::log::level alog_level = websocketpp::log::alevel::none;
-  // Over 64 KiB: websocketpp closes with 1009.
-  static const size_t max_message_size = 64 * 1024;
-  static const size_t max_http_body_size = 64 * 1024;
-
-  struct transport_config : public base::transport_config {
-    // One io thread: no strands needed.
-    static bool const enable_multithreading = false;
-  };
-  typedef websocketpp::transport::asio::endpoint<transport_config> transport_type;
-};
-
-using WsServer = websocketpp::server<GwConfig>;
-using ConnPtr = WsServer::connection_ptr;
-using websocketpp::connection_hdl;
-
 // Every server frame is framed once (WireFrame: header + payload) and shared
 // by the connections it is queued to.
 FramePtr MakeWsFrame(std::string json) { return WireFrame::Text(json); }
 
-// Several frames as one (the raw frames back to back): written with one
-// send, the client reads one WebSocket message per frame. Its payload() is
-// those raw bytes (what --max-queue-bytes and the bytes_out metric count),
-// not JSON; batch frames go only to sockets, never to the history.
-FramePtr MakeWsBatch(const std::vector<FramePtr>& frames) {
-  std::string raw;
-  size_t size = 0;
-  for (const FramePtr& f : frames) size += static_cast<const WireFrame&>(*f).wire().size();
-  raw.reserve(size);
-  for (const FramePtr& f : frames) raw += static_cast<const WireFrame&>(*f).wire();
-  return WireFrame::Raw(std::move(raw));
-}
-
-// At open, the socket leaves websocketpp for a WsSession (ws_session.h says
-// why). What websocketpp read past the upgrade request sits in two private
-// members of websocketpp::connection, read through the explicit-instantiation
-// access rule ([temp.spec]: names in an explicit instantiation are not
-// access-checked); the compiler checks their names and types against the
-// installed websocketpp, so an upgrade that renames them fails to build.
-using WsConn = WsServer::connection_type;
-template <typename Tag, typename Tag::type Member>
-struct PrivateMember {
-  friend typename Tag::type Get(Tag) { return Member; }
-};
-// Declares Name, a tag whose Get(Name{}) is the pointer to member
-// Class::member of type Type.
-#define CODEREF_WS_MEMBER(Name, Class, Type, member) \
-  struct Name {                                      \
-    using type = Type Class::*;                      \
-    friend type Get(Name);                           \
-  };                                                 \
-  template struct PrivateMember<Name, &Class::member>
-using WsReadBuffer = char[GwConfig::connection_read_buffer_size];
-CODEREF_WS_MEMBER(ReadBufferTag, WsConn, WsReadBuffer, m_buf);
-CODEREF_WS_MEMBER(ReadCursorTag, WsConn, size_t, m_buf_cursor);
-#undef CODEREF_WS_MEMBER
-
-// Takes what websocketpp read past the upgrade request (it would parse it
-// as frames right after the open handler) and leaves it nothing.
-std::string TakeReadAhead(WsConn& con) {
-  size_t& cursor = con.*Get(ReadCursorTag{});
-  std::string bytes(con.*Get(ReadBufferTag{}), std::min(cursor, sizeof(WsReadBuffer)));
-  cursor = 0;
-  return bytes;
+// The client's parameters from an upgrade's query (topics, epoch/since).
+// False with *error naming the bad one.
+bool ParseConnectRequest(const QueryParams& query, ConnectRequest* req, std::string* error) {
+  if (auto topics = query.Get("topics")) {
+    if (!TopicFilter::Parse(*topics, &req->topics, error)) return false;
+  }
+  if (auto since = query.Get("since"); since && !since->empty()) {
+    uint64_t n = 0;
+    bool ok = since->size() <= 19;
+    for (char c : *since) {
+      if (c < '0' || c > '9') ok = false;
+      else n = n * 10 + static_cast<uint64_t>(c - '0');
+    }
+    if (!ok) {
+      *error = "since must be a non-negative integer";
+      return false;
+    }
+    req->resume.has_since = true;
+    req->resume.since = n;
+  }
+  req->resume.epoch = query.Get("epoch").value_or("");
+  return true;
 }
 
 int64_t CountOpenFds() {
@@ -127,17 +73,21 @@ int64_t CountOpenFds() {
 
 }  // namespace
 
-class GatewayServer::Impl {
+class GatewayServer::Impl final : public HttpConnectionHost {
  public:
   explicit Impl(GatewayOptions options)
       : options_(std::move(options)),
+        acceptor_(io_),
         static_files_(options_.static_dir),
         ping_timer_(io_),
-        pong_timer_(io_),
-        pump_timer_(io_),
+        timeout_timer_(io_),
         accept_timer_(io_),
         shutdown_timer_(io_),
-        signals_(io_, SIGTERM, SIGINT) {}
+        signals_(io_, SIGTERM, SIGINT) {
+    http_settings_.request_timeout_ms = options_.handshake_timeout_ms;
+    http_settings_.idle_timeout_ms = options_.http_idle_timeout_ms;
+    http_settings_.linger_ms = options_.close_timeout_ms;
+  }
 
   bool Listen(std::string* error);
   int port() const { return port_; }
@@ -146,24 +96,33 @@ class GatewayServer::Impl {
     asio::post(io_, [this] { BeginShutdown("stop requested"); });
   }
 
+  // HttpConnectionHost.
+  HttpResponse Serve(const HttpRequest& request) override { return rest_->Handle(request); }
+  bool AdmitUpgrade(const HttpRequest& request, HttpResponse* refusal) override;
+  void Upgraded(TcpSocket socket, const HttpRequest& request, std::string read_ahead) override;
+  void UpgradeAbandoned() override { --pending_upgrades_; }
+  bool KeepAlive() const override { return !stopping_; }
+  void Finished(HttpConnection* connection) override { http_connections_.erase(connection); }
+
  private:
   void AcceptNext();
-  void OnAccept(ConnPtr con, websocketpp::lib::error_code const& ec);
-  bool OnValidate(connection_hdl hdl);
-  void OnHttp(connection_hdl hdl);
-  void OnOpen(connection_hdl hdl);
-  void OnClosed(connection_hdl hdl);
-  void Reject(const ConnPtr& con, int status, std::string_view error, std::string_view reason);
+  void OnAccept(const asio::error_code& ec, TcpSocket socket);
+  void RetryAcceptLater();
+  HttpResponse Refuse(const HttpRequest& request, int status, std::string_view error,
+                      std::string_view reason);
   void SchedulePing();
-  void ArmPongCheck(std::chrono::steady_clock::time_point due);
+  void ArmTimeoutCheck(std::chrono::steady_clock::time_point due);
   void PostDrain();
   void DrainFeed();
-  void MaybePump();
   void BeginShutdown(std::string_view why);
   void ArmShutdownCheck();
   GatewayOptions options_;
   asio::io_context io_;
-  WsServer server_;
+  asio::ip::tcp::acceptor acceptor_;
+  HttpConnectionHost::Settings http_settings_;
+  // Connections not (yet) upgraded, for shutdown; each is owned by its
+  // pending Asio handlers.
+  std::unordered_map<HttpConnection*, std::weak_ptr<HttpConnection>> http_connections_;
   RealClock clock_;
   GatewayMetrics metrics_;
   StaticFiles static_files_;
@@ -174,53 +133,26 @@ class GatewayServer::Impl {
   std::unique_ptr<RestApi> rest_;
   std::unique_ptr<FeedClient> feed_;
   asio::steady_timer ping_timer_;
-  asio::steady_timer pong_timer_;
-  bool pong_check_armed_ = false;
-  std::chrono::steady_clock::time_point pong_due_{};
-  asio::steady_timer pump_timer_;
+  // Pong and stuck deadlines (Hub::CheckTimeouts), armed for the earliest.
+  asio::steady_timer timeout_timer_;
+  bool timeout_armed_ = false;
+  std::chrono::steady_clock::time_point timeout_due_{};
   asio::steady_timer accept_timer_;
   asio::steady_timer shutdown_timer_;
   asio::signal_set signals_;
-  bool pump_scheduled_ = false;
   // Feed updates not yet applied, in order (see DrainFeed); io thread only.
   std::deque<FeedUpdate> feed_queue_;
   size_t feed_cursor_ = 0;     // events of feed_queue_.front() already applied
   bool drain_posted_ = false;  // a DrainFeed continuation is queued
   size_t avg_frame_bytes_ = 1024;  // of the last run of events (sizes runs)
   bool stopping_ = false;
-  int pending_upgrades_ = 0;
+  int pending_upgrades_ = 0;  // admitted upgrades whose 101 is not yet out
   int port_ = 0;
   std::chrono::steady_clock::time_point shutdown_deadline_;
   std::chrono::steady_clock::time_point last_accept_error_log_{};
 };
 
 bool GatewayServer::Impl::Listen(std::string* error) {
-  websocketpp::lib::error_code ec;
-  server_.init_asio(&io_, ec);
-  if (ec) {
-    *error = "init: " + ec.message();
-    return false;
-  }
-  server_.set_user_agent("coderef-gateway");
-  server_.set_reuse_addr(true);
-  server_.set_listen_backlog(1024);
-  server_.set_open_handshake_timeout(options_.handshake_timeout_ms);
-  server_.set_close_handshake_timeout(options_.close_timeout_ms);
-  server_.set_max_message_size(64 * 1024);
-  server_.set_max_http_body_size(64 * 1024);
-
-  server_.set_socket_init_handler([](connection_hdl, asio::ip::tcp::socket& s) {
-    asio::error_code sec;
-    s.set_option(asio::ip::tcp::no_delay(true), sec);
-  });
-  server_.set_validate_handler([this](connection_hdl h) { return OnValidate(h); });
-  server_.set_http_handler([this](connection_hdl h) { OnHttp(h); });
-  server_.set_open_handler([this](connection_hdl h) { OnOpen(h); });
-  server_.set_close_handler([this](connection_hdl h) { OnClosed(h); });
-  server_.set_fail_handler([this](connection_hdl h) { OnClosed(h); });
-  // No message, ping or pong handlers: open connections leave websocketpp
-  // for a WsSession (OnOpen).
-
   asio::error_code aec;
   asio::ip::address addr = asio::ip::make_address(
       options_.listen_host == "localhost" ? "127.0.0.1" : options_.listen_host, aec);
@@ -228,14 +160,15 @@ bool GatewayServer::Impl::Listen(std::string* error) {
     *error = "bad listen address " + options_.listen_host + ": " + aec.message();
     return false;
   }
-  server_.listen(asio::ip::tcp::endpoint(addr, static_cast<unsigned short>(options_.listen_port)),
-                 ec);
-  if (ec) {
-    *error = "cannot listen on " + options_.listen_host + ":" +
-             std::to_string(options_.listen_port) + ": " + ec.message();
+  asio::ip::tcp::endpoint endpoint(addr, static_cast<unsigned short>(options_.listen_port));
+  const std::string where = options_.listen_host + ":" + std::to_string(options_.listen_port);
+  if (acceptor_.open(endpoint.protocol(), aec) ||
+      acceptor_.set_option(asio::socket_base::reuse_address(true), aec) ||
+      acceptor_.bind(endpoint, aec) || acceptor_.listen(1024, aec)) {
+    *error = "cannot listen on " + where + ": " + aec.message();
     return false;
   }
-  asio::ip::tcp::endpoint local = server_.get_local_endpoint(aec);
+  asio::ip::tcp::endpoint local = acceptor_.local_endpoint(aec);
   if (aec) {
     *error = "cannot read the bound port: " + aec.message();
     return false;
@@ -252,13 +185,13 @@ bool GatewayServer::Impl::Listen(std::string* error) {
   hub_options.max_queue_bytes = options_.max_queue_bytes;
   hub_options.ping_ms = options_.ping_ms;
   hub_options.pong_timeout_ms = options_.pong_timeout_ms;
+  hub_options.stuck_ms = options_.stuck_ms;
   hub_options.gateway_id = options_.gateway_id;
   hub_ = std::make_unique<Hub>(hub_options, MakeWsFrame, &metrics_, &clock_);
-  hub_->set_batch_factory(MakeWsBatch);
+  hub_->set_on_deadline([this](std::chrono::steady_clock::time_point due) { ArmTimeoutCheck(due); });
   sessions_.hub = hub_.get();
   sessions_.metrics = &metrics_;
   sessions_.close_timeout_ms = options_.close_timeout_ms;
-  sessions_.after_client_message = [this] { MaybePump(); };
   rest_ = std::make_unique<RestApi>(hub_.get(), &metrics_, &static_files_, &clock_, options_.token);
 
   FeedClientOptions feed_options;
@@ -300,40 +233,25 @@ void GatewayServer::Impl::Run() {
   LogInfo("gateway.stopped").Kv("clients_left", static_cast<uint64_t>(hub_->client_count()));
 }
 
-// websocketpp's own accept loop re-arms immediately after an error, which
-// spins the CPU while accept() fails with EMFILE (the pending connection
-// stays in the backlog). Ours backs off instead.
 void GatewayServer::Impl::AcceptNext() {
   if (stopping_) return;
-  websocketpp::lib::error_code ec;
-  ConnPtr con = server_.get_connection();
-  if (!con) {
-    accept_timer_.expires_after(std::chrono::milliseconds(100));
-    accept_timer_.async_wait([this](const asio::error_code& e) {
-      if (!e) AcceptNext();
-    });
-    return;
-  }
-  server_.async_accept(
-      con, [this, con](websocketpp::lib::error_code const& e) { OnAccept(con, e); }, ec);
-  if (ec) {
-    con->terminate(ec);
-    if (ec == websocketpp::error::async_accept_not_listening) return;
-    accept_timer_.expires_after(std::chrono::milliseconds(100));
-    accept_timer_.async_wait([this](const asio::error_code& e) {
-      if (!e) AcceptNext();
-    });
-  }
+  acceptor_.async_accept(io_, [this](const asio::error_code& ec, TcpSocket socket) {
+    OnAccept(ec, std::move(socket));
+  });
 }
 
-void GatewayServer::Impl::OnAccept(ConnPtr con, websocketpp::lib::error_code const& ec) {
+void GatewayServer::Impl::OnAccept(const asio::error_code& ec, TcpSocket socket) {
+  if (stopping_ || ec == asio::error::operation_aborted) return;
   if (!ec) {
-    con->start();
+    asio::error_code sec;
+    socket.set_option(asio::ip::tcp::no_delay(true), sec);
+    auto connection =
+        std::make_shared<HttpConnection>(this, &http_settings_, &metrics_, std::move(socket));
+    http_connections_.emplace(connection.get(), connection);
+    connection->Start();
     AcceptNext();
     return;
   }
-  con->terminate(ec);
-  if (stopping_ || ec == websocketpp::error::operation_canceled) return;
   metrics_.accept_errors->Add();
   auto now = std::chrono::steady_clock::now();
   if (now - last_accept_error_log_ > std::chrono::seconds(1)) {
@@ -346,154 +264,72 @@ void GatewayServer::Impl::OnAccept(ConnPtr con, websocketpp::lib::error_code con
         .Kv("fd_limit", static_cast<uint64_t>(rl.rlim_cur))
         .Kv("reason", "accept() failed (likely EMFILE); backing off 100 ms");
   }
+  RetryAcceptLater();
+}
+
+// Re-arming at once after an error would spin the CPU while accept() fails
+// with EMFILE (the pending connection stays in the backlog): back off.
+void GatewayServer::Impl::RetryAcceptLater() {
   accept_timer_.expires_after(std::chrono::milliseconds(100));
   accept_timer_.async_wait([this](const asio::error_code& e) {
     if (!e) AcceptNext();
   });
 }
 
-void GatewayServer::Impl::Reject(const ConnPtr& con, int status, std::string_view error,
-                                 std::string_view reason) {
-  con->set_status(static_cast<websocketpp::http::status_code::value>(status));
-  std::string body = "{\"error\":\"" + JsonEscape(error) + "\"}";
-  con->set_body(body);
-  con->replace_header("Content-Type", "application/json");
-  if (status == 401) con->replace_header("WWW-Authenticate", "Bearer realm=\"coderef-live\"");
-  if (status == 503) con->replace_header("Retry-After", "5");
+HttpResponse GatewayServer::Impl::Refuse(const HttpRequest& request, int status,
+                                         std::string_view error, std::string_view reason) {
+  HttpResponse resp = HttpErrorResponse(status, error);
+  if (status == 401) resp.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"coderef-live\"");
+  if (status == 503) resp.headers.emplace_back("Retry-After", "5");
   metrics_.Rejected(reason)->Add();
   LogInfo("upgrade.rejected")
       .Kv("status", status)
       .Kv("reason", reason)
-      .Kv("remote", con->get_remote_endpoint())
-      .Kv("origin", con->get_request_header("Origin"));
+      .Kv("origin", request.origin);
+  return resp;
 }
 
-bool GatewayServer::Impl::OnValidate(connection_hdl hdl) {
-  ConnPtr con = server_.get_con_from_hdl(hdl);
-  if (stopping_) {
-    Reject(con, 503, "gateway shutting down", "max_clients");
+bool GatewayServer::Impl::AdmitUpgrade(const HttpRequest& request, HttpResponse* refusal) {
+  auto refuse = [&](int status, std::string_view error, std::string_view reason) {
+    *refusal = Refuse(request, status, error, reason);
     return false;
-  }
+  };
+  if (stopping_) return refuse(503, "gateway shutting down", "max_clients");
   RequestTarget target;
-  if (!ParseTarget(con->get_resource(), &target)) {
-    Reject(con, 400, "malformed request target", "bad_request");
-    return false;
-  }
-  if (target.path != "/orchestrator/ws") {
-    Reject(con, 404, "not found", "not_found");
-    return false;
-  }
-  if (!OriginAllowed(con->get_request_header("Origin"), con->get_request_header("Host"),
-                     options_.allowed_origins)) {
-    Reject(con, 403, "origin not allowed", "origin");
-    return false;
-  }
+  if (!ParseTarget(request.target, &target)) return refuse(400, "malformed request target", "bad_request");
+  if (target.path != "/orchestrator/ws") return refuse(404, "not found", "not_found");
+  if (!OriginAllowed(request.origin, request.host, options_.allowed_origins))
+    return refuse(403, "origin not allowed", "origin");
   auto query_token = target.query.Get("token");
-  if (!TokenAllowed(options_.token, con->get_request_header("Authorization"),
-                    con->get_request_header("X-Coderef-Token"),
-                    query_token ? *query_token : std::string(),
-                    con->get_request_header("Cookie"))) {
-    Reject(con, 401, "unauthorized", "token");
-    return false;
-  }
-  if (static_cast<int64_t>(hub_->client_count()) + pending_upgrades_ >= options_.max_clients) {
-    Reject(con, 503, "too many clients", "max_clients");
-    return false;
-  }
+  if (!TokenAllowed(options_.token, request.authorization, request.token_header,
+                    query_token ? *query_token : std::string(), request.cookie))
+    return refuse(401, "unauthorized", "token");
+  if (static_cast<int64_t>(hub_->client_count()) + pending_upgrades_ >= options_.max_clients)
+    return refuse(503, "too many clients", "max_clients");
   ConnectRequest req;
   std::string error;
-  if (auto topics = target.query.Get("topics")) {
-    if (!TopicFilter::Parse(*topics, &req.topics, &error)) {
-      Reject(con, 400, error, "bad_request");
-      return false;
-    }
-  }
-  if (auto since = target.query.Get("since"); since && !since->empty()) {
-    uint64_t n = 0;
-    bool ok = since->size() <= 19;
-    for (char c : *since) {
-      if (c < '0' || c > '9') ok = false;
-      else n = n * 10 + static_cast<uint64_t>(c - '0');
-    }
-    if (!ok) {
-      Reject(con, 400, "since must be a non-negative integer", "bad_request");
-      return false;
-    }
-    req.resume.has_since = true;
-    req.resume.since = n;
-  }
-  req.resume.epoch = target.query.Get("epoch").value_or("");
-  con->request = std::make_unique<ConnectRequest>(std::move(req));
-  con->pending = true;
+  if (!ParseConnectRequest(target.query, &req, &error)) return refuse(400, error, "bad_request");
   ++pending_upgrades_;
   return true;
 }
 
-void GatewayServer::Impl::OnOpen(connection_hdl hdl) {
-  ConnPtr con = server_.get_con_from_hdl(hdl);
-  if (con->pending) {
-    con->pending = false;
-    --pending_upgrades_;
+void GatewayServer::Impl::Upgraded(TcpSocket socket, const HttpRequest& request,
+                                   std::string read_ahead) {
+  --pending_upgrades_;
+  // Checked by AdmitUpgrade: parsed again rather than carried.
+  RequestTarget target;
+  ConnectRequest connect;
+  std::string error;
+  ParseTarget(request.target, &target);
+  ParseConnectRequest(target.query, &connect, &error);
+  if (stopping_) {  // admitted just before the shutdown began
+    std::string close = WsCloseFrame(1001, "gateway shutting down");
+    ::send(socket.native_handle(), close.data(), close.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    return;  // the socket closes here
   }
-  if (stopping_) {
-    websocketpp::lib::error_code ec;
-    con->close(1001, "gateway shutting down", ec);
-    return;
-  }
-  // The socket leaves websocketpp: released from its Asio socket (which
-  // deregisters it and leaves websocketpp a closed socket; its next read
-  // fails and it drops its connection object, calling OnClosed, which finds
-  // no client) and assigned to a WsSession's.
-  std::string read_ahead = TakeReadAhead(*con);
-  asio::error_code ec;
-  auto& theirs = con->get_socket();
-  asio::ip::tcp protocol = theirs.local_endpoint(ec).protocol();
-  int fd = ec ? -1 : theirs.release(ec);
-  if (ec || fd < 0) {
-    LogWarn("client.detach_failed").Kv("error", ec.message()).Kv("remote", con->get_remote_endpoint());
-    websocketpp::lib::error_code wec;
-    con->close(1011, "internal error", wec);
-    return;
-  }
-  WsSession::Socket socket(io_);
-  socket.assign(protocol, fd, ec);
-  if (ec) {
-    ::close(fd);
-    LogWarn("client.detach_failed").Kv("error", ec.message());
-    return;
-  }
-  ConnectRequest request = con->request ? std::move(*con->request) : ConnectRequest();
-  con->request.reset();
   auto session = std::make_shared<WsSession>(&sessions_, std::move(socket));
-  Hub::ClientId id = hub_->Connect(session, std::move(request));
+  Hub::ClientId id = hub_->Connect(session, std::move(connect));
   session->Start(id, std::move(read_ahead));
-  MaybePump();
-}
-
-void GatewayServer::Impl::OnClosed(connection_hdl hdl) {
-  websocketpp::lib::error_code ec;
-  ConnPtr con = server_.get_con_from_hdl(hdl, ec);
-  if (!con) return;
-  if (con->pending) {
-    con->pending = false;
-    --pending_upgrades_;
-  }
-}
-
-void GatewayServer::Impl::OnHttp(connection_hdl hdl) {
-  ConnPtr con = server_.get_con_from_hdl(hdl);
-  metrics_.http_requests->Add();
-  HttpRequest req;
-  req.method = con->get_request().get_method();
-  req.target = con->get_resource();
-  req.authorization = con->get_request_header("Authorization");
-  req.token_header = con->get_request_header("X-Coderef-Token");
-  req.cookie = con->get_request_header("Cookie");
-  HttpResponse resp = rest_->Handle(req);
-  con->set_status(static_cast<websocketpp::http::status_code::value>(resp.status));
-  con->set_body(std::move(resp.body));
-  con->replace_header("Content-Type", resp.content_type);
-  for (const auto& [k, v] : resp.headers) con->replace_header(k, v);
 }
 
 // Every slice runs in a handler of its own, behind the writes the previous
@@ -507,22 +343,14 @@ void GatewayServer::Impl::PostDrain() {
   });
 }
 
-// Applies feed updates a slice at a time. --max-queue-bytes counts what a
-// connection has queued but not yet handed to its socket. Most frames go
-// straight to the socket (WsSink::Send), but a connection whose socket is
-// full queues in websocketpp, which hands it over in a handler of its own,
-// one sendmsg per turn of the io loop of at most 16 buffers and 64 KiB
-// (Asio's consuming_buffers and transfer_all). Applying a burst of thousands
-// of events in one go (or several feed batches back to back after the io
-// thread was descheduled) would queue all of it to such a connection before
-// any of its writes and drop it as "slow", however fast it reads. So each
-// turn takes at most a slice of 64 events and 128 KiB per client (or a
-// quarter of --max-queue-bytes, if smaller; at least one event), as one
-// batch frame per live client, then yields: queued writes run, then the
-// next slice. The slice is also the unit of coalescing: a client that keeps
-// up gets one sendmsg per slice (128 KiB rather than 32 took the 1,000 x
-// 1,000 burst from 63 writes per client to 19-28 and from ~0.7 to ~0.4 us of
-// CPU per delivery).
+// Applies feed updates a slice at a time: at most 64 events (and 128 KiB
+// of frames, or a quarter of --max-queue-bytes if smaller) per turn of the
+// io loop, then yields. Each slice is appended to the history and wakes the
+// clients that were idle; each pulls its frames from the fan-out core (up to
+// 64 per sendmsg) now, or when its socket drains. Nobody is dropped for a
+// burst however large: the slice only keeps the loop fair (other clients'
+// writes and reads run between slices) and is the unit of coalescing (a
+// client that keeps up gets one sendmsg per slice).
 void GatewayServer::Impl::DrainFeed() {
   constexpr size_t kSliceBytes = 128 * 1024;
   constexpr size_t kSliceEvents = 64;
@@ -540,7 +368,6 @@ void GatewayServer::Impl::DrainFeed() {
     while (feed_cursor_ < u.events.size()) {
       if (queued >= budget || events >= kSliceEvents) {
         PostDrain();
-        MaybePump();
         return;
       }
       // A run of events goes to each live client as one write. Its length
@@ -560,7 +387,6 @@ void GatewayServer::Impl::DrainFeed() {
     feed_cursor_ = 0;
     feed_queue_.pop_front();
   }
-  MaybePump();
 }
 
 void GatewayServer::Impl::SchedulePing() {
@@ -568,35 +394,23 @@ void GatewayServer::Impl::SchedulePing() {
   ping_timer_.async_wait([this](const asio::error_code& ec) {
     if (ec || stopping_) return;
     hub_->PingAll();
-    if (auto next = hub_->CheckPongs()) ArmPongCheck(*next);
+    if (auto next = hub_->CheckTimeouts()) ArmTimeoutCheck(*next);
     SchedulePing();
   });
 }
 
-// One timer for every connection's pong deadline (Hub::CheckPongs), armed
-// for the earliest one.
-void GatewayServer::Impl::ArmPongCheck(std::chrono::steady_clock::time_point due) {
-  if (pong_check_armed_ && pong_due_ <= due) return;
-  pong_check_armed_ = true;
-  pong_due_ = due;
-  pong_timer_.expires_at(due);
-  pong_timer_.async_wait([this](const asio::error_code& ec) {
+// One timer for every connection's pong and stuck deadlines
+// (Hub::CheckTimeouts), armed for the earliest.
+void GatewayServer::Impl::ArmTimeoutCheck(std::chrono::steady_clock::time_point due) {
+  if (timeout_armed_ && timeout_due_ <= due) return;
+  timeout_armed_ = true;
+  timeout_due_ = due;
+  timeout_timer_.expires_at(due);
+  timeout_timer_.async_wait([this](const asio::error_code& ec) {
     if (ec) return;  // re-armed for an earlier deadline, or shutting down
-    pong_check_armed_ = false;
+    timeout_armed_ = false;
     if (stopping_) return;
-    if (auto next = hub_->CheckPongs()) ArmPongCheck(*next);
-  });
-}
-
-void GatewayServer::Impl::MaybePump() {
-  if (pump_scheduled_ || stopping_ || !hub_->NeedsPump()) return;
-  pump_scheduled_ = true;
-  pump_timer_.expires_after(std::chrono::milliseconds(5));
-  pump_timer_.async_wait([this](const asio::error_code& ec) {
-    pump_scheduled_ = false;
-    if (ec || stopping_) return;
-    hub_->PumpAll();
-    MaybePump();
+    if (auto next = hub_->CheckTimeouts()) ArmTimeoutCheck(*next);
   });
 }
 
@@ -606,14 +420,19 @@ void GatewayServer::Impl::BeginShutdown(std::string_view why) {
   LogInfo("shutdown.begin")
       .Kv("reason", why)
       .Kv("clients", static_cast<uint64_t>(hub_->client_count()));
-  websocketpp::lib::error_code ec;
-  server_.stop_listening(ec);
+  asio::error_code ec;
+  acceptor_.close(ec);
   accept_timer_.cancel();
   ping_timer_.cancel();
-  pong_timer_.cancel();
-  pump_timer_.cancel();
+  timeout_timer_.cancel();
   signals_.cancel();
   hub_->CloseAll(1001, "gateway shutting down");
+  // Connections between requests, or still reading one, just close (an
+  // answer being written ends with "Connection: close" semantics: cut).
+  std::vector<std::shared_ptr<HttpConnection>> open;
+  for (auto& [raw, weak] : http_connections_)
+    if (auto c = weak.lock()) open.push_back(std::move(c));
+  for (auto& c : open) c->Close("gateway shutting down");
   shutdown_deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
   // Wait for the close handshakes (clients that do not answer are cut off
   // at the deadline), then stop the loop.

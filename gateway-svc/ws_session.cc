@@ -11,8 +11,6 @@
 namespace coderef::gateway {
 namespace {
 
-std::string_view WireOf(const FramePtr& f) { return static_cast<const WireFrame&>(*f).wire(); }
-
 std::string ErrnoText(int e) { return std::strerror(e); }
 
 // One non-blocking sendmsg, retried on EINTR.
@@ -33,62 +31,31 @@ WsSession::WsSession(SessionHost* host, Socket socket) : host_(host), socket_(st
 
 void WsSession::Start(Hub::ClientId id, std::string already_read) {
   id_ = id;
+  Flush();  // hello (and any replay) was queued at Connect
   if (!already_read.empty() && !Consume(already_read.data(), already_read.size())) return;
   ArmRead();
 }
 
-void WsSession::Send(const FramePtr& frame) {
-  if (state_ != State::kOpen) return;  // closing: nothing more goes out
-  Write(frame, WireOf(frame));
+void WsSession::Wake() {
+  // Not started yet (Start flushes), or already pulling / waiting for room.
+  if (id_ == 0 || flushing_ || write_armed_) return;
+  Flush();
 }
 
 void WsSession::Ping() {
-  static const FramePtr kPing = WireFrame::Raw(std::string("\x89\x00", 2));  // FIN, ping, empty
+  static const FramePtr kPing = WireFrame::Raw(WsPingFrame(""));
   if (state_ != State::kOpen) return;
-  Write(kPing, WireOf(kPing));
+  Write(kPing);
+}
+
+void WsSession::Write(const FramePtr& frame) {
+  if (state_ == State::kGone || id_ == 0) return;
+  host_->hub->fan_out().Push(id_, frame);  // wakes this session if idle
 }
 
 void WsSession::Close(uint16_t code, std::string_view reason) { StartClose(code, reason); }
 
-std::string WsSession::Describe() const {
-  asio::error_code ec;
-  asio::ip::tcp::endpoint ep = socket_.remote_endpoint(ec);
-  if (ec) return "unknown";
-  std::string addr = ep.address().to_string();
-  if (ep.address().is_v6()) addr = "[" + addr + "]";
-  return addr + ":" + std::to_string(ep.port());
-}
-
-// Nothing queued: one non-blocking send straight away (no handler, no
-// allocation); what the socket does not take waits for room in order.
-void WsSession::Write(const FramePtr& owner, std::string_view wire) {
-  if (state_ == State::kGone) return;
-  if (out_head_ < out_.size() || write_armed_) {
-    host_->metrics->writes_queued->Add();
-    out_.push_back(owner);
-    queued_bytes_ += wire.size();
-    return;
-  }
-  iovec iov{const_cast<char*>(wire.data()), wire.size()};
-  const ssize_t n = SendNow(socket_.native_handle(), &iov, 1);
-  if (n == static_cast<ssize_t>(wire.size())) {
-    host_->metrics->writes_direct->Add();
-    return;
-  }
-  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-    GoneLater("write failed: " + ErrnoText(errno));
-    return;
-  }
-  const size_t sent = n > 0 ? static_cast<size_t>(n) : 0;
-  if (sent > 0) host_->metrics->writes_partial->Add();
-  else host_->metrics->writes_queued->Add();
-  out_.clear();
-  out_head_ = 0;
-  out_.push_back(owner);
-  out_offset_ = sent;
-  queued_bytes_ += wire.size() - sent;
-  ArmWrite();
-}
+std::string WsSession::Describe() const { return RemoteAddress(socket_); }
 
 void WsSession::ArmWrite() {
   if (write_armed_ || state_ == State::kGone) return;
@@ -104,52 +71,46 @@ void WsSession::ArmWrite() {
   });
 }
 
-// Writes queued frames, up to 64 buffers per sendmsg, until the queue is
-// empty or the socket is full.
 void WsSession::Flush() {
-  constexpr size_t kMaxIov = 64;
-  while (out_head_ < out_.size()) {
-    iovec iov[kMaxIov];
-    size_t k = 0, total = 0;
-    for (size_t i = out_head_; i < out_.size() && k < kMaxIov; ++i, ++k) {
-      std::string_view w = WireOf(out_[i]);
-      if (i == out_head_) w.remove_prefix(out_offset_);
-      iov[k] = {const_cast<char*>(w.data()), w.size()};
-      total += w.size();
-    }
-    const ssize_t n = SendNow(socket_.native_handle(), iov, k);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        ArmWrite();
-        return;
-      }
-      Gone("write failed: " + ErrnoText(errno));
+  if (state_ == State::kGone || gone_posted_ || flushing_ || id_ == 0) return;
+  flushing_ = true;
+  FanOut& core = host_->hub->fan_out();
+  // A few writes per turn at most, so a client catching up on a long
+  // history cannot hold the io thread; then it waits its turn (its socket
+  // is writable, so the wait ends on the next turn of the loop).
+  constexpr int kRounds = 8;
+  bool more = false;
+  for (int round = 0; round < kRounds; ++round) {
+    FanOut::Pull pull;
+    core.Take(id_, &pull);
+    if (pull.count == 0) break;
+    iovec iov[FanOut::kMaxPull];
+    for (size_t i = 0; i < pull.count; ++i)
+      iov[i] = {const_cast<char*>(pull.data[i].data()), pull.data[i].size()};
+    const ssize_t n = SendNow(socket_.native_handle(), iov, pull.count);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      flushing_ = false;
+      GoneLater("write failed: " + ErrnoText(errno));
       return;
     }
-    size_t left = static_cast<size_t>(n);
-    queued_bytes_ -= left;
-    while (left > 0) {
-      size_t rest = WireOf(out_[out_head_]).size() - out_offset_;
-      if (left < rest) {
-        out_offset_ += left;
-        break;
-      }
-      left -= rest;
-      out_[out_head_++].reset();
-      out_offset_ = 0;
-    }
-    if (static_cast<size_t>(n) < total) {
-      ArmWrite();  // the socket is full
+    const size_t sent = n > 0 ? static_cast<size_t>(n) : 0;
+    core.Written(id_, pull, sent);
+    if (sent < pull.bytes) {
+      // The socket is full: what is left stays in the core (the client's
+      // cursor and the offset into the frame begun) until it drains.
+      host_->metrics->writes_partial->Add();
+      host_->metrics->writes_queued->Add();
+      more = true;
       break;
     }
+    host_->metrics->writes_direct->Add();
+    more = round + 1 == kRounds;
   }
-  if (out_head_ == out_.size()) {
-    std::vector<FramePtr>().swap(out_);  // an idle connection holds no queue
-    out_head_ = 0;
-    if (shut_after_write_) Gone("close handshake complete");
-  } else if (out_head_ >= 64 && out_head_ * 2 >= out_.size()) {
-    out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(out_head_));
-    out_head_ = 0;
+  flushing_ = false;
+  if (more) {
+    ArmWrite();
+  } else if (shut_after_write_) {
+    GoneLater("close handshake complete");
   }
 }
 
@@ -216,13 +177,11 @@ bool WsSession::OnMessage(const WsReader::Message& m) {
     case WsReader::Kind::kBinary:
       if (state_ != State::kOpen) return true;  // after our close: ignored
       host_->hub->OnClientFrame(id_, m.kind == WsReader::Kind::kBinary, m.payload);
-      if (host_->after_client_message) host_->after_client_message();
       return state_ != State::kGone;
     case WsReader::Kind::kPing:
       host_->hub->OnClientControlFrame(id_);
       if (state_ == State::kOpen) {
-        FramePtr pong = WireFrame::Raw(WsFrameHeader(0xA, m.payload.size()) + std::string(m.payload));
-        Write(pong, WireOf(pong));
+        Write(WireFrame::Raw(WsPongFrame(m.payload)));
       }
       return state_ != State::kGone;
     case WsReader::Kind::kPong:
@@ -235,20 +194,12 @@ bool WsSession::OnMessage(const WsReader::Message& m) {
     Gone("close handshake complete");
     return false;
   }
-  // The client closes: frames not yet started are dropped (it reads no
-  // more), its close is answered, then the socket is closed.
+  // The client closes: frames not yet begun are dropped (it reads no more),
+  // its close is answered after the frame being written, then the socket is
+  // closed (Flush, once the answer is out).
   state_ = State::kClosing;
-  size_t keep = out_head_ + ((out_head_ < out_.size() && out_offset_ > 0) ? 1 : 0);
-  for (size_t i = keep; i < out_.size(); ++i) queued_bytes_ -= WireOf(out_[i]).size();
-  out_.resize(keep);
   shut_after_write_ = true;
-  std::string reply = m.close_code ? WsCloseFrame(m.close_code, "") : std::string("\x88\x00", 2);
-  FramePtr f = WireFrame::Raw(std::move(reply));
-  Write(f, WireOf(f));
-  if (state_ != State::kGone && out_head_ == out_.size() && !write_armed_) {
-    Gone("closed by the client");
-    return false;
-  }
+  host_->hub->fan_out().Finish(id_, WireFrame::Raw(WsCloseFrame(m.close_code, "")));
   ArmCloseTimer();
   return false;
 }
@@ -257,8 +208,9 @@ void WsSession::StartClose(uint16_t code, std::string_view reason) {
   if (state_ == State::kGone) return;
   if (state_ == State::kOpen) {
     state_ = State::kClosing;
-    FramePtr f = WireFrame::Raw(WsCloseFrame(code, reason));
-    Write(f, WireOf(f));
+    // Frames not yet begun are dropped; the close frame follows the one
+    // being written (if the socket ever takes it: the close timer decides).
+    host_->hub->fan_out().Finish(id_, WireFrame::Raw(WsCloseFrame(code, reason)));
   }
   ArmCloseTimer();
 }
@@ -273,8 +225,9 @@ void WsSession::ArmCloseTimer() {
 }
 
 void WsSession::GoneLater(std::string_view why) {
-  if (state_ == State::kGone) return;
-  state_ = State::kClosing;  // nothing more is written
+  if (state_ == State::kGone || gone_posted_) return;
+  gone_posted_ = true;  // nothing more is written
+  state_ = State::kClosing;
   asio::post(socket_.get_executor(),
              [self = shared_from_this(), why = std::string(why)] { self->Gone(why); });
 }
@@ -286,8 +239,6 @@ void WsSession::Gone(std::string_view why) {
   socket_.shutdown(asio::socket_base::shutdown_both, ec);
   socket_.close(ec);  // pending waits end with operation_aborted
   if (close_timer_) close_timer_->cancel();
-  std::vector<FramePtr>().swap(out_);
-  out_head_ = out_offset_ = queued_bytes_ = 0;
   LogDebug("client.gone").Kv("client", id_).Kv("why", why);
   host_->hub->Disconnect(id_);
 }

@@ -1,14 +1,16 @@
-// WsSession: one open WebSocket connection, after the upgrade. websocketpp
-// accepts the connection, serves HTTP and runs the opening handshake; at
-// open, server.cc takes the socket out of it (asio's release()) and hands it
-// to a WsSession, which reads client frames (WsReader), writes the shared
-// prepared frames, answers pings and runs the closing handshake.
+// WsSession: one open WebSocket connection, after the upgrade. The gateway's
+// HttpConnection (http_connection.h) reads the HTTP request, runs the
+// opening handshake and writes the 101; then the socket moves here, with
+// whatever the client sent right behind its request. A WsSession reads
+// client frames (WsReader), answers pings, runs the closing handshake and
+// writes: it holds no write queue of its own but pulls the shared prepared
+// frames from the fan-out core (fan_out.h) as its socket drains.
 //
-// Why not stay in websocketpp: an idle open connection there costs about
-// 3.2 KiB of the gateway's memory (its connection object with 13 handler
+// Why so little state: an idle open connection in websocketpp's own
+// connection object cost about 3.2 KiB of the gateway's memory (13 handler
 // slots, the request and response objects, a processor, an Asio transport
 // with its own handlers and a read buffer), more than the Node.js peer's
-// whole connection. A WsSession holds the socket, an empty write queue and
+// whole connection. A WsSession holds the socket, a few flags and
 // an empty reader; reads go into one buffer shared by every session (the io
 // thread is single). See docs/PERFORMANCE.md, idle memory.
 //
@@ -25,6 +27,7 @@
 
 #include "gateway-svc/gateway_metrics.h"
 #include "gateway-svc/hub.h"
+#include "gateway-svc/tcp_socket.h"
 #include "gateway-svc/ws_wire.h"
 
 namespace coderef::gateway {
@@ -35,25 +38,21 @@ struct SessionHost {
   Hub* hub = nullptr;
   GatewayMetrics* metrics = nullptr;
   int close_timeout_ms = 1000;
-  // Called after a client message reached the hub (the server may have
-  // replays to pace).
-  std::function<void()> after_client_message;
   std::vector<char> read_buffer = std::vector<char>(64 * 1024 + 64);
 };
 
 class WsSession final : public ClientSink, public std::enable_shared_from_this<WsSession> {
  public:
-  using Socket = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
+  using Socket = TcpSocket;
 
   WsSession(SessionHost* host, Socket socket);
-  // Starts reading as hub client `id`; `already_read` is what websocketpp
-  // read past the upgrade request (a client should not send before the
-  // upgrade's answer, so this is normally empty).
+  // Starts reading as hub client `id`; `already_read` is what the client
+  // sent right behind its upgrade request (a client should not send before
+  // the upgrade's answer, so this is normally empty).
   void Start(Hub::ClientId id, std::string already_read);
 
   // ClientSink.
-  size_t BufferedBytes() const override { return queued_bytes_; }
-  void Send(const FramePtr& frame) override;
+  void Wake() override;
   void Ping() override;
   void Close(uint16_t code, std::string_view reason) override;
   std::string Describe() const override;
@@ -61,9 +60,14 @@ class WsSession final : public ClientSink, public std::enable_shared_from_this<W
  private:
   enum class State : uint8_t { kOpen, kClosing, kGone };
 
-  // Writes `wire` (held by `owner`) now if nothing is queued, else queues it.
-  void Write(const FramePtr& owner, std::string_view wire);
+  // Queues a control frame (a pong) behind what the client already has.
+  void Write(const FramePtr& frame);
+  // Waits until the socket can take more, then Flush.
   void ArmWrite();
+  // Pulls frames from the fan-out core (FanOut::Take, up to 64 per
+  // sendmsg) and writes them until the core has nothing more or the socket
+  // is full; then waits for the socket to drain. Never ends the session
+  // synchronously (it runs inside the hub's loops): failures are posted.
   void Flush();
   void ArmRead();
   void OnReadable(const asio::error_code& ec);
@@ -85,15 +89,11 @@ class WsSession final : public ClientSink, public std::enable_shared_from_this<W
   State state_ = State::kOpen;
   bool read_armed_ = false;
   bool write_armed_ = false;
-  // After the last queued byte is written, close the socket (the answer to
-  // a client's close has gone out).
+  bool flushing_ = false;
+  bool gone_posted_ = false;  // a failure is being reported: nothing more is written
+  // After the last byte is written, close the socket (the answer to a
+  // client's close has gone out).
   bool shut_after_write_ = false;
-  // Frames not yet written, oldest first from out_head_; the first has
-  // out_offset_ bytes written already. Empty (no heap) when idle.
-  std::vector<FramePtr> out_;
-  size_t out_head_ = 0;
-  size_t out_offset_ = 0;
-  size_t queued_bytes_ = 0;
   WsReader reader_;
   std::unique_ptr<asio::steady_timer> close_timer_;  // only while closing
 };

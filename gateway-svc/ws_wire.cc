@@ -1,35 +1,85 @@
 #include "gateway-svc/ws_wire.h"
 
 #include <cstring>
+#include <memory>
+
+#include "gateway-svc/ws_protocol.h"
 
 namespace coderef::gateway {
 
-std::string WsFrameHeader(uint8_t opcode, uint64_t size) {
-  std::string h;
-  h.push_back(static_cast<char>(0x80 | (opcode & 0x0F)));  // FIN
-  if (size < 126) {
-    h.push_back(static_cast<char>(size));
-  } else if (size <= 0xFFFF) {
-    h.push_back(static_cast<char>(126));
-    h.push_back(static_cast<char>(size >> 8));
-    h.push_back(static_cast<char>(size & 0xFF));
-  } else {
-    h.push_back(static_cast<char>(127));
-    for (int shift = 56; shift >= 0; shift -= 8) h.push_back(static_cast<char>((size >> shift) & 0xFF));
+namespace {
+
+// Server frames come from websocketpp's RFC 6455 processor: one per thread
+// (frames are built on the io thread; tests build them anywhere), in server
+// mode (no masking).
+struct FrameBuilder {
+  WsProtocolConfig::rng_type rng;
+  std::shared_ptr<WsProtocolConfig::con_msg_manager_type> messages =
+      std::make_shared<WsProtocolConfig::con_msg_manager_type>();
+  WsProcessor processor{false, true, messages, rng};
+
+  static FrameBuilder& Get() {
+    thread_local FrameBuilder builder;
+    return builder;
   }
-  return h;
+  WsProtocolConfig::message_type::ptr Out() { return messages->get_message(); }
+};
+
+std::string Wire(const WsProtocolConfig::message_type::ptr& m) {
+  std::string wire;
+  wire.reserve(m->get_header().size() + m->get_payload().size());
+  wire += m->get_header();
+  wire += m->get_payload();
+  return wire;
+}
+
+// A control frame (ping, pong) with `payload` cut to a control frame's 125
+// bytes.
+template <typename Prepare>
+std::string ControlFrame(std::string_view payload, Prepare prepare) {
+  FrameBuilder& b = FrameBuilder::Get();
+  auto out = b.Out();
+  std::string p(payload.substr(0, 125));
+  websocketpp::lib::error_code ec = prepare(b.processor, p, out);
+  return ec ? std::string() : Wire(out);
+}
+
+}  // namespace
+
+std::string WsFrameHeader(uint8_t opcode, uint64_t size) {
+  namespace frame = websocketpp::frame;
+  frame::basic_header h(static_cast<frame::opcode::value>(opcode & 0x0F), size, true, false);
+  return frame::prepare_header(h, frame::extended_header(size));
 }
 
 FramePtr WireFrame::Text(std::string_view json) {
-  std::string header = WsFrameHeader(0x1, json.size());
-  std::string wire;
-  wire.reserve(header.size() + json.size());
-  wire += header;
-  wire += json;
-  return std::make_shared<WireFrame>(std::move(wire), header.size());
+  FrameBuilder& b = FrameBuilder::Get();
+  auto in = b.messages->get_message(websocketpp::frame::opcode::text, json.size());
+  in->get_raw_payload().assign(json.data(), json.size());
+  auto out = b.Out();
+  if (b.processor.prepare_data_frame(in, out)) {
+    // Not UTF-8 (the JSON writer escapes everything, so never expected):
+    // framed as it is rather than lost.
+    std::string header = WsFrameHeader(0x1, json.size());
+    return std::make_shared<WireFrame>(header + std::string(json), header.size());
+  }
+  const size_t header = out->get_header().size();
+  return std::make_shared<WireFrame>(Wire(out), header);
 }
 
 FramePtr WireFrame::Raw(std::string bytes) { return std::make_shared<WireFrame>(std::move(bytes), 0); }
+
+std::string WsPingFrame(std::string_view payload) {
+  return ControlFrame(payload, [](WsProcessor& p, const std::string& s, auto out) {
+    return p.prepare_ping(s, out);
+  });
+}
+
+std::string WsPongFrame(std::string_view payload) {
+  return ControlFrame(payload, [](WsProcessor& p, const std::string& s, auto out) {
+    return p.prepare_pong(s, out);
+  });
+}
 
 std::string WsCloseFrame(uint16_t code, std::string_view reason) {
   // A control frame carries at most 125 bytes: the code and 123 of reason,
@@ -39,23 +89,22 @@ std::string WsCloseFrame(uint16_t code, std::string_view reason) {
     while (n > 0 && (static_cast<unsigned char>(reason[n]) & 0xC0) == 0x80) --n;
     reason = reason.substr(0, n);
   }
-  std::string payload;
-  payload.push_back(static_cast<char>(code >> 8));
-  payload.push_back(static_cast<char>(code & 0xFF));
-  payload += reason;
-  return WsFrameHeader(0x8, payload.size()) + payload;
+  namespace close = websocketpp::close;
+  // No code (0): an empty close frame; a code no peer may send: 1011.
+  close::status::value c = code == 0 ? close::status::no_status : code;
+  if (code == 0) reason = {};
+  else if (!WsValidCloseCode(code)) c = close::status::internal_endpoint_error;
+  FrameBuilder& b = FrameBuilder::Get();
+  auto out = b.Out();
+  if (b.processor.prepare_close(c, std::string(reason), out)) return std::string("\x88\x00", 2);
+  return Wire(out);
 }
 
 bool WsValidCloseCode(uint16_t code) {
-  if (code < 1000 || code >= 5000) return false;
-  if (code >= 3000) return true;  // registered (3000-3999) and private (4000-4999) use
-  switch (code) {
-    case 1000: case 1001: case 1002: case 1003: case 1007: case 1008:
-    case 1009: case 1010: case 1011: case 1012: case 1013: case 1014:
-      return true;
-    default:
-      return false;  // 1004-1006 and 1015 are never sent; the rest is reserved
-  }
+  // RFC 6455 section 7.4: websocketpp's table of codes that are reserved
+  // (1004, 1016-2999) or never sent (below 1000, 1005, 1006, 1015, 5000 up).
+  namespace status = websocketpp::close::status;
+  return !status::reserved(code) && !status::invalid(code);
 }
 
 void WsUnmask(char* p, size_t n, const uint8_t mask[4]) {

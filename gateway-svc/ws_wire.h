@@ -1,9 +1,12 @@
-// The WebSocket wire format (RFC 6455) for open connections, after
-// websocketpp has done the upgrade: server frames (WireFrame, built once and
-// shared by every connection they go to) and an incremental reader of client
-// frames (WsReader) that enforces what websocketpp enforced: masking, no
-// reserved bits or opcodes, control-frame rules, 64 KiB messages, UTF-8 text
-// and valid close codes.
+// The WebSocket wire format (RFC 6455) of open connections: server frames
+// (WireFrame, built once by websocketpp's hybi13 processor and shared by
+// every connection they go to; control frames likewise) and an incremental
+// reader of client frames (WsReader) that enforces masking, no reserved bits
+// or opcodes, control-frame rules, 64 KiB messages, UTF-8 text and valid
+// close codes. WsReader is ours rather than hybi13's consume(): 168 bytes of
+// processor state per idle connection against 88, a heap message per client
+// frame, and no close-code checks (websocketpp does those in its connection,
+// which the gateway does not use); docs/ARCHITECTURE.md, "Gateway transport".
 // Thread-safety: WireFrame is immutable; a WsReader belongs to one
 // connection (io thread only).
 #pragma once
@@ -18,31 +21,14 @@
 
 namespace coderef::gateway {
 
-// A server frame as it goes on the socket: header then unmasked payload.
-class WireFrame final : public Frame {
- public:
-  // One text message: the header is prepended to `json` once.
-  static FramePtr Text(std::string_view json);
-  // Bytes already framed (several frames back to back, a control frame):
-  // written as they are; payload() is all of them.
-  static FramePtr Raw(std::string bytes);
-
-  WireFrame(std::string wire, size_t header) : wire_(std::move(wire)), header_(header) {}
-  // The message's text (JSON), or for a raw frame all of its bytes.
-  std::string_view payload() const override { return std::string_view(wire_).substr(header_); }
-  // What is written to the socket.
-  std::string_view wire() const { return wire_; }
-
- private:
-  std::string wire_;
-  size_t header_;
-};
-
 // The frame header for an unmasked, final frame of `opcode` and `size` bytes.
 std::string WsFrameHeader(uint8_t opcode, uint64_t size);
 // A close frame with `code` and `reason` (cut to fit a control frame's 125
-// bytes at a UTF-8 character boundary).
+// bytes at a UTF-8 character boundary); code 0: a close frame without code.
 std::string WsCloseFrame(uint16_t code, std::string_view reason);
+// Ping and pong frames carrying `payload` (at most 125 bytes are kept).
+std::string WsPingFrame(std::string_view payload);
+std::string WsPongFrame(std::string_view payload);
 // A close code a peer may send (RFC 6455 section 7.4).
 bool WsValidCloseCode(uint16_t code);
 

@@ -10,7 +10,7 @@
 #   --short            10 s per target (FUZZ_SECONDS overrides), two targets at a time
 #   --time SECONDS     seconds per target (default 600)
 #   --target NAME      only this target (repeatable): registry item_parser
-#                      workorder_log feed client_ws query ws_frames
+#                      workorder_log feed client_ws query ws_frames fan_out
 #   --jobs N           run N targets at once (default 1; the machine is shared)
 #   --no-build         use the existing build (build/fuzz, or --build-dir)
 #   --build-dir DIR    where the fuzzers are (default build/fuzz; the dev
@@ -39,7 +39,7 @@ BUILD=1
 MERGE=0
 BUILD_DIR_ARG=""
 TARGETS=()
-ALL_TARGETS=(registry item_parser workorder_log feed client_ws query ws_frames)
+ALL_TARGETS=(registry item_parser workorder_log feed client_ws query ws_frames fan_out)
 
 while (($#)); do
   case "$1" in
@@ -70,7 +70,7 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 max_len_for() {
   case "$1" in
     item_parser) echo 65536 ;;
-    workorder_log|feed|client_ws|ws_frames) echo 16384 ;;
+    workorder_log|feed|client_ws|ws_frames|fan_out) echo 16384 ;;
     *) echo 4096 ;;
   esac
 }

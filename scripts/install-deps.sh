@@ -19,7 +19,7 @@ BUILD_PKGS=(
 )
 TEST_PKGS=(
   libgtest-dev googletest libgmock-dev
-  python3 python3-zmq python3-protobuf python3-websockets
+  python3 python3-zmq python3-protobuf python3-websockets python3-requests
   chromium nginx-light docker-compose curl procps psmisc
   nodejs npm
   clang libclang-rt-14-dev

@@ -230,7 +230,7 @@ TEST_F(HostileClientTest, MalformedHttpGetsAnErrorOrIsClosed) {
   StartGateway({"--handshake-timeout-ms", "1000"});
   struct Case {
     std::string name, bytes;
-    bool lenient = false;  // any answer will do (websocketpp serves unknown HTTP versions)
+    bool lenient = false;  // any answer will do
   };
   const std::string upgrade =
       "GET /orchestrator/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
@@ -370,7 +370,8 @@ TEST_F(HostileClientTest, ControlFramesAndCloseHandshakesFollowRfc6455) {
   std::string payload;
   {
     // A frame sent right behind the upgrade request, in the same write, is
-    // read (websocketpp read it along with the request).
+    // read (the HTTP connection read it along with the request and hands it
+    // to the WebSocket session).
     RawWs c(g().port());
     ASSERT_TRUE(c.Upgrade(ping_op));
     std::string text;

@@ -11,7 +11,7 @@ HistoryEntry Entry(uint64_t seq) {
   e.seq = seq;
   e.kind = v1::KIND_PLAN;
   e.project = "p";
-  e.frame = std::make_shared<StringFrame>("{\"seq\":" + std::to_string(seq) + "}");
+  e.frame = WireFrame::Text("{\"seq\":" + std::to_string(seq) + "}");
   return e;
 }
 

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fuzz/pull_sink.h"
+#include "gateway-svc/ws_wire.h"
 #include "tests/gateway/test_items.h"
 
 namespace coderef::gateway {
@@ -12,25 +14,18 @@ namespace {
 using nlohmann::json;
 using testing::EventFor;
 
-// A connection that records what it is sent. `buffered` simulates unsent
-// bytes (a client that does not read).
-class FakeSink : public ClientSink {
+// A connection that records the messages its socket took. It pulls from
+// the fan-out core as WsSession does; `reading` false is a client that
+// stopped reading (Drain(n) lets its socket take n bytes).
+class FakeSink : public fuzz::PullSink {
  public:
-  size_t BufferedBytes() const override { return buffered; }
-  void Send(const FramePtr& frame) override {
-    frames.push_back(frame);
-    if (!reading) buffered += frame->payload().size();
+  explicit FakeSink(FanOut* core) : PullSink(core) {
+    on_text = [this](std::string_view t) { texts.emplace_back(t); };
   }
-  void Ping() override { ++pings; }
-  void Close(uint16_t code, std::string_view reason) override {
-    close_code = code;
-    close_reason = std::string(reason);
-  }
-  std::string Describe() const override { return "fake"; }
 
   std::vector<json> Messages() const {
     std::vector<json> out;
-    for (const auto& f : frames) out.push_back(json::parse(f->payload()));
+    for (const auto& t : texts) out.push_back(json::parse(t));
     return out;
   }
   std::vector<uint64_t> EventSeqs() const {
@@ -49,12 +44,7 @@ class FakeSink : public ClientSink {
     return out;
   }
 
-  std::vector<FramePtr> frames;
-  size_t buffered = 0;
-  bool reading = true;
-  int pings = 0;
-  int close_code = 0;
-  std::string close_reason;
+  std::vector<std::string> texts;
 };
 
 class HubTest : public ::testing::Test {
@@ -63,14 +53,16 @@ class HubTest : public ::testing::Test {
 
   void MakeHub(HubOptions o) {
     o.gateway_id = "gw-test";
-    hub_ = std::make_unique<Hub>(
-        o, [](std::string s) { return std::make_shared<StringFrame>(std::move(s)); }, &metrics_,
-        &clock_);
+    hub_ = std::make_unique<Hub>(o, [](std::string s) { return WireFrame::Text(s); }, &metrics_,
+                                 &clock_);
   }
 
-  std::shared_ptr<FakeSink> Connect(ConnectRequest req = {}, Hub::ClientId* id = nullptr) {
-    auto sink = std::make_shared<FakeSink>();
+  std::shared_ptr<FakeSink> Connect(ConnectRequest req = {}, Hub::ClientId* id = nullptr,
+                                    bool reading = true) {
+    auto sink = std::make_shared<FakeSink>(&hub_->fan_out());
+    sink->reading = reading;
     Hub::ClientId cid = hub_->Connect(sink, std::move(req));
+    sink->Attach(cid);
     if (id) *id = cid;
     return sink;
   }
@@ -87,13 +79,20 @@ class HubTest : public ::testing::Test {
   }
 
   // Publishes event seq (replica seq + 1) alternating plans and stubs.
-  void Publish(int n) {
+  void Publish(int n, size_t pad = 0) {
     for (int i = 0; i < n; ++i) {
       uint64_t seq = hub_->replica().seq() + 1;
       v1::Item item = seq % 2 ? testing::PlanItem("noted", "f" + std::to_string(seq))
                               : testing::StubItem("noted", "s" + std::to_string(seq));
+      if (pad) item.set_feature_name(std::string(pad, 'x'));
       hub_->OnEvent({EventFor(hub_->replica().epoch(), seq, Change::kAdded, item), 0});
     }
+  }
+
+  static std::vector<uint64_t> Range(uint64_t from, uint64_t to) {
+    std::vector<uint64_t> out;
+    for (uint64_t s = from; s <= to; ++s) out.push_back(s);
+    return out;
   }
 
   FakeClock clock_;
@@ -101,7 +100,7 @@ class HubTest : public ::testing::Test {
   std::unique_ptr<Hub> hub_;
 };
 
-TEST_F(HubTest, HelloThenEventsAsOneSharedFrame) {
+TEST_F(HubTest, HelloThenEventsFromTheHistory) {
   hub_->OnSnapshot("E", 10, {testing::ProjectItem("noted", "Noted")}, SnapshotCause::kInitial);
   hub_->OnWatcherUp("E");
   auto a = Connect();
@@ -115,10 +114,8 @@ TEST_F(HubTest, HelloThenEventsAsOneSharedFrame) {
   Publish(3);
   EXPECT_EQ(a->EventSeqs(), (std::vector<uint64_t>{11, 12, 13}));
   EXPECT_EQ(b->EventSeqs(), (std::vector<uint64_t>{11, 12, 13}));
-  // Translated once: the very same frame object goes to both clients and the
-  // history.
-  EXPECT_EQ(a->frames[1].get(), b->frames[1].get());
-  EXPECT_EQ(hub_->history().At(11)->frame.get(), a->frames[1].get());
+  // Translated once, into the history, which every client is written from.
+  EXPECT_EQ(hub_->history().At(11)->frame->payload(), a->texts[1]);
   EXPECT_EQ(a->Messages()[1]["project_name"], "Noted");
   EXPECT_EQ(metrics_.events_in->Get(), 3);
 }
@@ -242,27 +239,103 @@ TEST_F(HubTest, FeedGapSnapshotResyncsWithOverflow) {
   EXPECT_EQ(late->Messages().back()["reason"], "history_gap");
 }
 
-TEST_F(HubTest, SlowClientIsClosedWithoutAffectingOthers) {
+// Contract (PROTOCOL, slow and stuck clients): reading slowly is never a
+// reason to close or resync; --max-queue-bytes bounds what one client holds.
+TEST_F(HubTest, SlowReaderIsNeverClosedAndGetsEveryEventWhileOthersAreLive) {
   HubOptions o;
   o.max_queue_bytes = 4096;
   MakeHub(o);
   hub_->OnSnapshot("E", 0, {}, SnapshotCause::kInitial);
-  auto slow = Connect();
-  slow->reading = false;
+  Hub::ClientId slow_id = 0;
+  auto slow = Connect({}, &slow_id, /*reading=*/false);
   std::vector<std::shared_ptr<FakeSink>> others;
   for (int i = 0; i < 20; ++i) others.push_back(Connect());
-  Publish(40);
-  EXPECT_EQ(slow->close_code, 4000);
-  EXPECT_EQ(slow->close_reason, "slow client");
-  EXPECT_LE(slow->buffered, 4096u);
-  size_t sent_before = slow->frames.size();
-  Publish(5);
-  EXPECT_EQ(slow->frames.size(), sent_before) << "nothing more is queued to a closing client";
+  for (int round = 0; round < 40; ++round) {
+    Publish(10, 300);
+    slow->Drain(700);  // a tenth of what arrives
+    EXPECT_LE(hub_->fan_out().queued_bytes(slow_id), 4096u);
+    clock_.Advance(Millis(100));
+    hub_->CheckTimeouts();
+  }
   for (const auto& c : others) {
-    EXPECT_EQ(c->EventSeqs().size(), 45u);
+    EXPECT_EQ(c->EventSeqs(), Range(1, 400));
     EXPECT_EQ(c->close_code, 0);
   }
-  EXPECT_EQ(metrics_.slow_client_disconnects->Get(), 1);
+  EXPECT_LT(slow->EventSeqs().size(), 100u) << "it is behind";
+  slow->Drain(FakeSink::kAll);
+  EXPECT_EQ(slow->EventSeqs(), Range(1, 400)) << "every event, in order, only later";
+  EXPECT_EQ(slow->close_code, 0);
+  EXPECT_EQ(slow->Types().front(), "hello");
+  EXPECT_EQ(metrics_.stuck_client_disconnects->Get(), 0);
+  EXPECT_EQ(metrics_.Resync(ResyncReason::kHistoryGap)->Get(), 0);
+}
+
+TEST_F(HubTest, StuckClientIsClosedAfterStuckMsAndOnlyIt) {
+  HubOptions o;
+  o.stuck_ms = 1000;
+  MakeHub(o);
+  std::vector<SteadyTime> deadlines;
+  hub_->set_on_deadline([&](SteadyTime due) { deadlines.push_back(due); });
+  hub_->OnSnapshot("E", 0, {}, SnapshotCause::kInitial);
+  Hub::ClientId id = 0;
+  auto stuck = Connect({}, &id);  // takes its hello
+  auto fine = Connect();
+  EXPECT_FALSE(hub_->CheckTimeouts().has_value()) << "nothing waits for anyone";
+  stuck->reading = false;  // from now on its socket takes nothing
+  Publish(3);
+  ASSERT_EQ(deadlines.size(), 1u) << "blocked: the transport is told when to check";
+  EXPECT_EQ(deadlines[0], clock_.Now() + Millis(1000));
+  clock_.Advance(Millis(999));
+  EXPECT_EQ(hub_->CheckTimeouts(), clock_.Now() + Millis(1));
+  EXPECT_EQ(stuck->close_code, 0);
+  clock_.Advance(Millis(1));
+  hub_->CheckTimeouts();
+  EXPECT_EQ(stuck->close_code, 4000);
+  EXPECT_EQ(stuck->close_reason, "stuck client");
+  EXPECT_EQ(fine->close_code, 0);
+  EXPECT_EQ(fine->EventSeqs(), Range(1, 3));
+  EXPECT_EQ(metrics_.stuck_client_disconnects->Get(), 1);
+  // The close frame goes out when (if) the socket takes it, nothing after.
+  stuck->Drain(FakeSink::kAll);
+  EXPECT_EQ(stuck->close_frames, 1);
+  EXPECT_EQ(stuck->frames_after_close, 0u);
+}
+
+TEST_F(HubTest, ASocketThatKeepsTakingDataIsNotStuck) {
+  HubOptions o;
+  o.stuck_ms = 1000;
+  MakeHub(o);
+  hub_->OnSnapshot("E", 0, {}, SnapshotCause::kInitial);
+  auto slow = Connect({}, nullptr, /*reading=*/false);
+  Publish(50, 200);
+  for (int i = 0; i < 30; ++i) {
+    slow->Drain(100);  // a trickle, every 900 ms
+    clock_.Advance(Millis(900));
+    hub_->CheckTimeouts();
+  }
+  EXPECT_EQ(slow->close_code, 0);
+}
+
+TEST_F(HubTest, PongTimeoutSparesASlowReaderWhoseSocketTakesData) {
+  HubOptions o;
+  o.pong_timeout_ms = 100;
+  o.stuck_ms = 100000;
+  MakeHub(o);
+  hub_->OnSnapshot("E", 0, {}, SnapshotCause::kInitial);
+  auto slow = Connect({}, nullptr, /*reading=*/false);
+  auto dead = Connect({}, nullptr, /*reading=*/false);
+  Publish(40, 200);
+  hub_->PingAll();  // both pings wait behind the events
+  clock_.Advance(Millis(50));
+  slow->Drain(500);  // has not reached the ping yet, but reads
+  clock_.Advance(Millis(60));
+  hub_->CheckTimeouts();
+  EXPECT_EQ(slow->close_code, 0) << "its full socket took data since the ping";
+  EXPECT_EQ(dead->close_code, 1008) << "its socket has not drained since the ping";
+  EXPECT_EQ(dead->close_reason, "pong timeout");
+  slow->Drain(FakeSink::kAll);
+  EXPECT_EQ(slow->ping_frames, 1);
+  EXPECT_EQ(slow->EventSeqs(), Range(1, 40));
 }
 
 TEST_F(HubTest, LongReplayIsPacedByTheClientsReading) {
@@ -271,44 +344,42 @@ TEST_F(HubTest, LongReplayIsPacedByTheClientsReading) {
   MakeHub(o);
   hub_->OnSnapshot("E", 0, {}, SnapshotCause::kInitial);
   Publish(100);
-  auto c = std::make_shared<FakeSink>();
-  c->reading = false;  // bytes pile up until we "drain"
-  hub_->Connect(c, Resume("E", 0));
+  Hub::ClientId id = 0;
+  auto c = Connect(Resume("E", 0), &id, /*reading=*/false);
+  c->Drain(3000);
   EXPECT_EQ(c->close_code, 0) << "replay never counts as slow";
   EXPECT_LT(c->EventSeqs().size(), 100u);
-  EXPECT_TRUE(hub_->NeedsPump());
-  Publish(5);  // live events while replaying go through the pump, in order
-  for (int i = 0; i < 200 && hub_->NeedsPump(); ++i) {
-    c->buffered = 0;  // the client read everything
-    hub_->PumpAll();
+  EXPECT_LE(hub_->fan_out().queued_bytes(id), 8192u);
+  Publish(5);  // live events while replaying follow in order
+  while (c->Drain(1000) > 0) {
   }
-  EXPECT_FALSE(hub_->NeedsPump());
-  std::vector<uint64_t> want;
-  for (uint64_t s = 1; s <= 105; ++s) want.push_back(s);
-  EXPECT_EQ(c->EventSeqs(), want);
+  EXPECT_EQ(c->EventSeqs(), Range(1, 105));
   c->reading = true;
   Publish(1);
   EXPECT_EQ(c->EventSeqs().back(), 106u);
 }
 
-TEST_F(HubTest, ClientFallingOutOfHistoryDuringReplayIsResynced) {
+TEST_F(HubTest, ClientFallingOutOfHistoryWhileBehindIsResynced) {
   HubOptions o;
-  o.max_queue_bytes = 4096;
   o.history = 20;
   MakeHub(o);
   hub_->OnSnapshot("E", 0, {}, SnapshotCause::kInitial);
   Publish(20);
-  auto c = std::make_shared<FakeSink>();
-  c->reading = false;
-  hub_->Connect(c, Resume("E", 0));
-  Publish(30);  // history moves past the client's position
-  c->buffered = 0;
-  hub_->PumpAll();
-  EXPECT_EQ(c->Messages().back()["type"], "resync_required");
-  EXPECT_EQ(c->Messages().back()["reason"], "history_gap");
-  EXPECT_EQ(c->Messages().back()["seq"], 50);
+  auto c = Connect(Resume("E", 0), nullptr, /*reading=*/false);
+  c->Drain(600);  // hello and a few events
+  Publish(30);    // history moves past the client's position
+  c->Drain(FakeSink::kAll);
+  auto m = c->Messages();
+  auto it = std::find_if(m.begin(), m.end(), [](const json& j) { return j["type"] == "resync_required"; });
+  ASSERT_NE(it, m.end());
+  EXPECT_EQ((*it)["reason"], "history_gap");
+  EXPECT_EQ((*it)["seq"], 50);
+  EXPECT_EQ(it + 1, m.end()) << "nothing after: it is at the gateway's seq";
   auto seqs = c->EventSeqs();
   for (size_t i = 1; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], seqs[i - 1] + 1);
+  c->reading = true;
+  Publish(1);
+  EXPECT_EQ(c->EventSeqs().back(), 51u);
 }
 
 TEST_F(HubTest, WatcherDownAndUpAreBroadcast) {
@@ -381,30 +452,29 @@ TEST_F(HubTest, PingAndPongTimeout) {
   clock_.Advance(Millis(10));
   hub_->PingAll();
   EXPECT_EQ(q->Messages().back()["type"], "ping");
-  EXPECT_EQ(q->pings, 1);
-  EXPECT_EQ(q->frames.back().get(), a->frames.back().get()) << "one ping frame for all";
+  EXPECT_EQ(q->pings_sent, 1);
+  EXPECT_EQ(q->ping_frames, 1);
   clock_.Advance(Millis(10));
   hub_->OnClientFrame(answering, false, R"({"type":"pong"})");
-  clock_.Advance(Millis(10));
-  hub_->OnPongTimeout(quiet);
-  hub_->OnPongTimeout(answering);
+  clock_.Advance(Millis(10000));
+  hub_->CheckTimeouts();
   EXPECT_EQ(q->close_code, 1008);
   EXPECT_EQ(q->close_reason, "pong timeout");
   EXPECT_EQ(a->close_code, 0) << "an app-level pong counts as an answer";
   // While a ping is unanswered, later rounds do not restart its timer.
   hub_->PingAll();
   hub_->PingAll();
-  EXPECT_EQ(a->pings, 2);
+  EXPECT_EQ(a->pings_sent, 2);
 }
 
-// The hub times transport pings itself: CheckPongs closes the clients whose
+// The hub times transport pings itself: CheckTimeouts closes the clients whose
 // ping is older than --pong-timeout-ms and says when to look again.
-TEST_F(HubTest, CheckPongsClosesOnlyOverdueClientsAndNamesTheNextDeadline) {
+TEST_F(HubTest, CheckTimeoutsClosesOnlyOverdueClientsAndNamesTheNextDeadline) {
   HubOptions o;
   o.pong_timeout_ms = 100;
   MakeHub(o);
   hub_->OnSnapshot("E", 0, {}, SnapshotCause::kInitial);
-  EXPECT_FALSE(hub_->CheckPongs().has_value()) << "no ping out, nothing to check";
+  EXPECT_FALSE(hub_->CheckTimeouts().has_value()) << "no ping out, nothing to check";
   Hub::ClientId quiet = 0, answering = 0, late = 0;
   auto q = Connect({}, &quiet);
   auto a = Connect({}, &answering);
@@ -413,15 +483,15 @@ TEST_F(HubTest, CheckPongsClosesOnlyOverdueClientsAndNamesTheNextDeadline) {
   clock_.Advance(Millis(60));
   auto l = Connect({}, &late);  // joins after the first round
   hub_->PingAll();              // pings only the newcomer; q keeps its deadline
-  EXPECT_EQ(q->pings, 1);
-  EXPECT_EQ(l->pings, 1);
+  EXPECT_EQ(q->pings_sent, 1);
+  EXPECT_EQ(l->pings_sent, 1);
   hub_->OnClientControlFrame(answering);  // a pong frame
-  auto next = hub_->CheckPongs();
+  auto next = hub_->CheckTimeouts();
   ASSERT_TRUE(next.has_value());
   EXPECT_EQ(*next, first_round + Millis(100)) << "q's deadline comes first";
   EXPECT_EQ(q->close_code, 0);
   clock_.Advance(Millis(40));  // q's ping is 100 ms old, l's 40 ms
-  next = hub_->CheckPongs();
+  next = hub_->CheckTimeouts();
   EXPECT_EQ(q->close_code, 1008);
   EXPECT_EQ(q->close_reason, "pong timeout");
   EXPECT_EQ(a->close_code, 0);
@@ -429,7 +499,7 @@ TEST_F(HubTest, CheckPongsClosesOnlyOverdueClientsAndNamesTheNextDeadline) {
   ASSERT_TRUE(next.has_value());
   EXPECT_EQ(*next, first_round + Millis(160)) << "then l's";
   hub_->OnClientFrame(late, false, R"({"type":"pong"})");  // an app-level answer counts too
-  EXPECT_FALSE(hub_->CheckPongs().has_value());
+  EXPECT_FALSE(hub_->CheckTimeouts().has_value());
   EXPECT_EQ(l->close_code, 0);
 }
 

@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 class RestApiTest : public ::testing::Test {
  protected:
   RestApiTest()
-      : hub_(HubOptions{}, [](std::string s) { return std::make_shared<StringFrame>(std::move(s)); },
+      : hub_(HubOptions{}, [](std::string s) { return WireFrame::Text(s); },
              &metrics_, &clock_),
         static_files_(""),
         api_(&hub_, &metrics_, &static_files_, &clock_, "") {
@@ -165,7 +165,7 @@ TEST_F(RestApiTest, HealthReadyMetricsAndErrors) {
   for (const char* name :
        {"coderef_gateway_clients", "coderef_gateway_events_in_total",
         "coderef_gateway_events_out_total", "coderef_gateway_resyncs_total{reason=\"overflow\"}",
-        "coderef_gateway_feed_gaps_total", "coderef_gateway_slow_client_disconnects_total",
+        "coderef_gateway_feed_gaps_total", "coderef_gateway_stuck_client_disconnects_total",
         "coderef_gateway_dropped_clients_total", "coderef_gateway_feed_lag_ms",
         "coderef_gateway_replica_items 11", "coderef_gateway_watcher_up 1"})
     EXPECT_NE(metrics.body.find(name), std::string::npos) << name;
