@@ -66,7 +66,9 @@ class Hub final : private GapHandler {
   size_t OnEvents(std::vector<ReceivedEvent>&& run);
   size_t OnEvent(ReceivedEvent&& received);
   void OnWatcherDown();
-  void OnWatcherUp(const std::string& epoch);
+  // `restart`: a new watcher process that kept the epoch (announced to
+  // clients even when the watcher was never seen down).
+  void OnWatcherUp(const std::string& epoch, const std::optional<WatcherRestart>& restart = {});
 
   // Client side. Connect queues hello (and any replay or resync) at once.
   ClientId Connect(std::shared_ptr<ClientSink> sink, ConnectRequest request);
