@@ -4,6 +4,8 @@ its event on the ZeroMQ feed, p50/p99 over N saves, and the watcher's CPU
 time while idle.
 
   bench/watcher_latency.py --build build/release [--saves 100] [--idle-s 60]
+  bench/watcher_latency.py --state-dir    # the same with --state-dir (write-ahead
+                                          # commits; prints their p50/p99 too)
 
 Starts the real watcher on a temp workspace (loopback, free ports), a real
 SUB socket, saves plan.json N times (one at a time, waiting for each event),
@@ -31,6 +33,8 @@ def main():
     ap.add_argument("--build", default="build/release")
     ap.add_argument("--saves", type=int, default=100)
     ap.add_argument("--idle-s", type=float, default=60)
+    ap.add_argument("--state-dir", action="store_true", help="run the watcher with --state-dir (in the temp workspace)")
+    ap.add_argument("--state-sync", default="normal", help="with --state-dir: normal or full")
     a = ap.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     feed_pb2, pbdir = gen_proto(root)
@@ -43,7 +47,8 @@ def main():
         json.dump({"projects": [{"name": "p", "path": "p"}]}, fh)
     log = open(f"{ws}/watcher.log", "w+")
     proc = subprocess.Popen([os.path.join(root, a.build, "watcher-svc/watcher-svc"), "--projects", f"{ws}/projects.json",
-                             "--pub", "tcp://127.0.0.1:*", "--snapshot", "tcp://127.0.0.1:*", "--http", ""],
+                             "--pub", "tcp://127.0.0.1:*", "--snapshot", "tcp://127.0.0.1:*", "--http", ""]
+                            + (["--state-dir", f"{ws}/state", "--state-sync", a.state_sync] if a.state_dir else []),
                             stderr=log)
     try:
         pub = None
@@ -92,6 +97,10 @@ def main():
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=5)
+        log.seek(0)
+        for line in log.read().splitlines():
+            if "state.commit_stats" in line:
+                print("store commits (write-ahead, per batch):", line.split("state.commit_stats", 1)[1].strip())
         shutil.rmtree(ws, ignore_errors=True)
         shutil.rmtree(pbdir, ignore_errors=True)
 

@@ -9,105 +9,61 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <filesystem>
 #include <regex>
 #include <set>
 
+#include "tests/gateway/e2e_fixture.h"
 #include "tests/gateway/gateway_process.h"
 
 namespace coderef::gateway::testing {
 namespace {
 
-namespace fs = std::filesystem;
-using testsupport::MakeTempDir;
-using testsupport::RemoveTree;
-using testsupport::WriteFile;
-
-std::string WatcherBinary() { return std::string(CODEREF_BINARY_DIR) + "/watcher-svc/watcher-svc"; }
-
-class RestartNoticeTest : public ::testing::Test {
+class RestartNoticeTest : public ServicesE2E {
  protected:
-  void SetUp() override {
-    if (!fs::exists(WatcherBinary())) GTEST_SKIP() << "watcher-svc not built: " << WatcherBinary();
-    dir_ = MakeTempDir("restart_notice_");
-    ASSERT_FALSE(dir_.empty());
-    project_ = dir_ + "/noted";
-    fs::create_directories(project_ + "/coderef/working");
-    WriteFile(dir_ + "/projects.json", R"({"projects":[{"name":"Noted","path":"noted","id":"noted"}]})");
-  }
+  std::vector<std::string> WatcherArgs() override { return {"--state-dir", dir_ + "/state"}; }
   void TearDown() override {
     gateway_.proc().Kill();
-    if (watcher_) watcher_->Kill();
-    if (HasFailure()) {
-      for (const auto& log : logs_)
-        std::fprintf(stderr, "---- %s ----\n%s\n", log.c_str(), testsupport::ReadFile(log).c_str());
-      std::fprintf(stderr, "---- gateway log ----\n%s\n", gateway_.Log().c_str());
-    }
-    RemoveTree(dir_);
+    if (HasFailure()) std::fprintf(stderr, "---- gateway (restart notice) log ----\n%s\n", gateway_.Log().c_str());
+    ServicesE2E::TearDown();
   }
 
-  // Starts watcher-svc on the state dir; the first start binds free ports,
-  // later ones the same endpoints (the gateway reconnects by itself).
-  bool StartWatcher() {
-    std::string pub = pub_.empty() ? "tcp://127.0.0.1:*" : pub_;
-    std::string snapshot = snapshot_.empty() ? "tcp://127.0.0.1:*" : snapshot_;
-    std::string log = dir_ + "/watcher" + std::to_string(logs_.size() + 1) + ".log";
-    logs_.push_back(log);
-    watcher_ = std::make_unique<Subprocess>();
-    if (!watcher_->Start({WatcherBinary(), "--projects", dir_ + "/projects.json", "--state-dir",
-                          dir_ + "/state", "--pub", pub, "--snapshot", snapshot, "--settle-ms", "30",
-                          "--debounce-ms", "200", "--heartbeat-ms", "100"},
-                         {}, log))
-      return false;
-    static const std::regex kStarted(
-        R"(watcher\.started.*epoch=([0-9a-f]+).*pub=(tcp://[0-9.]+:[0-9]+).*snapshot=(tcp://[0-9.]+:[0-9]+))");
+  std::string Epoch() {
+    static const std::regex kEpoch(R"(watcher\.started.*epoch=([0-9a-f]+))");
     std::smatch m;
-    bool ok = WaitFor([&] {
-      std::string text = watcher_->Log();
-      if (std::regex_search(text, m, kStarted)) return true;
-      return !watcher_->Running();
-    }, 20000);
-    if (!ok || !watcher_->Running()) return false;
-    epoch_ = m[1];
-    pub_ = m[2];
-    snapshot_ = m[3];
-    return true;
+    std::string text = watcher_.proc().Log();
+    return std::regex_search(text, m, kEpoch) ? m[1].str() : std::string();
   }
   void StopWatcher() {
-    watcher_->Signal(SIGTERM);
+    pub_ = watcher_.pub();
+    snapshot_ = watcher_.snapshot();
+    epoch_ = Epoch();
+    watcher_.proc().Signal(SIGTERM);
     int status = -1;
-    ASSERT_TRUE(watcher_->WaitExit(10000, &status));
+    ASSERT_TRUE(watcher_.proc().WaitExit(10000, &status));
     EXPECT_EQ(status, 0);
-  }
-  void WritePlan(const std::string& feature) {
-    fs::create_directories(project_ + "/coderef/working/" + feature);
-    std::string path = project_ + "/coderef/working/" + feature + "/plan.json";
-    WriteFile(path + ".tmp", R"({"META_DOCUMENTATION":{"feature_name":")" + feature +
-                                 R"(","status":"planning"}})");
-    fs::rename(path + ".tmp", path);
   }
 
   // Watcher, gateway (watchdog `timeout_ms`), a live client at seq 1.
   void StartAll(int timeout_ms) {
-    ASSERT_TRUE(StartWatcher());
-    ASSERT_TRUE(gateway_.Start(pub_, snapshot_, dir_, "gw1",
+    ASSERT_TRUE(gateway_.Start(watcher_.pub(), watcher_.snapshot(), dir_, "gw1",
                                {"--watcher-timeout-ms", std::to_string(timeout_ms)}))
         << gateway_.Log();
     ASSERT_TRUE(gateway_.WaitReady(10000)) << gateway_.Log();
     ASSERT_TRUE(client_.Connect(gateway_.WsOptions())) << client_.error();
     json hello = NextNonPing(client_);
     ASSERT_EQ(hello.value("type", ""), "hello") << hello;
-    WritePlan("before");
+    WritePlan("before", "planning");
     ASSERT_EQ(ReadEventsUntil(client_, 1), std::vector<uint64_t>{1});
   }
 
   // Three plans added while the watcher is down; it comes back on the same
   // state dir. What the client then receives, until it has caught_up_seq.
   void ExpectRestartNotice() {
-    for (const char* f : {"alpha", "beta", "gamma"}) WritePlan(f);
+    for (const char* f : {"alpha", "beta", "gamma"}) WritePlan(f, "planning");
     std::string epoch = epoch_;
-    ASSERT_TRUE(StartWatcher());
-    ASSERT_EQ(epoch_, epoch) << "same state dir: same epoch";
+    ASSERT_FALSE(epoch.empty());
+    ASSERT_TRUE(watcher_.Start(dir_ + "/projects.json", dir_ + "/watcher2.log", pub_, snapshot_, WatcherArgs()));
+    ASSERT_EQ(Epoch(), epoch) << "same state dir: same epoch";
 
     json up;
     std::vector<json> events;
@@ -147,10 +103,7 @@ class RestartNoticeTest : public ::testing::Test {
     EXPECT_TRUE(more.is_null()) << more;
   }
 
-  std::string dir_, project_;
   std::string pub_, snapshot_, epoch_;
-  std::vector<std::string> logs_;
-  std::unique_ptr<Subprocess> watcher_;
   GatewayProcess gateway_;
   WsClient client_;
 };
