@@ -4,7 +4,8 @@ namespace coderef::watcher {
 
 void ResumeFeed(Publisher& publisher, DurableState& durable, DurableState::Resume* resume,
                 int64_t now_us) {
-  publisher.SetEpoch(resume->epoch, resume->seq);
+  publisher.SetEpoch(resume->epoch, resume->seq,
+                     resume->resend.empty() ? resume->seq : resume->resend.front().seq() - 1);
   if (!resume->resend.empty()) {
     // Receivers drop the seqs they already have.
     durable.Published(resume->resend);

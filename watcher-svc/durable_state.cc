@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <system_error>
 
@@ -75,6 +76,7 @@ DurableState::Resume DurableState::Start(const StateStore& disk) {
   // A new epoch, stored when the store is usable (then durable from here).
   auto fresh = [&](const std::string& reason) {
     NewEpoch(reason, disk, &r);
+    MarkStarted();
     if (db_) status_ = "durable";
     else if (status_.rfind("memory: state store failed", 0) != 0) status_ = "memory: " + reason;
     durable_gauge_->Set(db_ ? 1 : 0);
@@ -116,6 +118,13 @@ DurableState::Resume DurableState::Start(const StateStore& disk) {
     db_.reset();
     return fresh(std::string("state store ") + s.CodeName() + ": " + s.message);
   }
+  std::string boot = BootId();
+  if (!options_.sync && !stored.clean && !stored.boot_id.empty() && stored.boot_id != boot)
+    // --state-sync normal: commits reach the page cache, not the disk. The
+    // last run was not stopped cleanly and the machine rebooted since: its
+    // last batches may be lost, and resuming would reuse their seqs.
+    return fresh("the machine rebooted after an unclean stop (power loss or crash of the OS?); with "
+                 "--state-sync normal the last batches may be lost, so the epoch is not resumed");
   r.epoch = stored.epoch;
   r.seq = stored.last_seq;
   r.resumed = true;
@@ -125,6 +134,7 @@ DurableState::Resume DurableState::Start(const StateStore& disk) {
     if (!s.ok()) LogWarn("state.resend_read_failed").Kv("reason", s.message);
   }
   r.missed = RestartDiff(stored.items, disk);
+  MarkStarted();
   resent_->Add(static_cast<int64_t>(r.resend.size()));
   missed_->Add(static_cast<int64_t>(r.missed.size()));
   status_ = "durable";
@@ -138,6 +148,19 @@ DurableState::Resume DurableState::Start(const StateStore& disk) {
       .Kv("changed_while_down", static_cast<uint64_t>(r.missed.size()))
       .Kv("history_from", db_->first_seq());
   return r;
+}
+
+std::string DurableState::BootId() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(in, id);
+  return id;
+}
+
+void DurableState::MarkStarted() {
+  if (!db_) return;
+  DbStatus s = db_->MarkStarted(BootId());
+  if (!s.ok()) Abandon(s);
 }
 
 void DurableState::Abandon(const DbStatus& s) {
@@ -185,7 +208,7 @@ std::string DurableState::NewMemoryEpoch() {
 
 void DurableState::Stop(uint64_t sent_seq) {
   if (db_) {
-    DbStatus s = db_->MarkSent(sent_seq);
+    DbStatus s = db_->MarkStopped(sent_seq);
     if (!s.ok()) LogWarn("state.mark_sent_failed").Kv("error", s.message);
   }
   if (!commit_ms_.empty())

@@ -83,6 +83,8 @@ class DurableState final : public EventHistory {
   std::string NewEpoch(const std::string& reason, const StateStore& disk, Resume* r);
   void MoveAside(const std::string& why);
   void Abandon(const DbStatus& s);
+  void MarkStarted();
+  static std::string BootId();
 
   DurableOptions options_;
   std::unique_ptr<StateDb> db_;

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstring>
+#include <memory>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -14,6 +16,9 @@
 #include "common/log.h"
 #include "watcher-svc/curve_auth.h"
 #include "watcher-svc/file_system.h"
+#include "watcher-svc/inotify_backend.h"
+#include "watcher-svc/limited_backend.h"
+#include "watcher-svc/poll_backend.h"
 #include "watcher-svc/watcher_service.h"
 
 int main(int argc, char** argv) {
@@ -27,6 +32,7 @@ int main(int argc, char** argv) {
   watcher::ServiceOptions o;
   int64_t max_file_bytes = 1 << 20;
   int max_hold_ms = 2000;
+  int max_watches = 0;
 
   FlagSet flags("watcher-svc: publishes changes to coderef/ plans, stubs and workorders on ZeroMQ",
                 "WATCHER_");
@@ -58,7 +64,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 60000));
   flags.Add("snapshot-chunk-items", o.snapshot_chunk_items, "Items per snapshot chunk")
       ->check(CLI::Range(1u, 1000000u));
-  flags.Add("max-watches", o.max_watches, "Refuse watches past this count (testing the watch-limit path; 0 = kernel limit)")
+  flags.Add("max-watches", max_watches, "Refuse watches past this count (testing the watch-limit path; 0 = kernel limit)")
       ->check(CLI::Range(0, 100000000));
   flags.Add("curve-secret-key", curve_secret, "CURVE server secret key (Z85 or key file): encrypt and authenticate the feed");
   flags.Add("curve-public-key", curve_public, "CURVE server public key (Z85 or key file), for logging");
@@ -124,6 +130,30 @@ int main(int argc, char** argv) {
     if (!ParseHostPort(o.http, &host, &port)) FlagError("--http", "expected host:port, got \"" + o.http + "\"");
   }
 
-  watcher::WatcherService service(o);
+  // The real seams: chosen here, so the service (a library) runs as well on
+  // a fake clock, file system and backend in unit tests.
+  RealClock clock;
+  watcher::PosixFileSystem fs;
+  std::unique_ptr<watcher::WatchBackend> backend;
+  if (o.poll_ms > 0) {
+    backend = std::make_unique<watcher::PollBackend>(fs, o.poll_ms);
+  } else {
+    auto ino = std::make_unique<watcher::InotifyBackend>();
+    if (!ino->ok()) {
+      LogError("inotify.unavailable")
+          .Kv("error", std::strerror(ino->init_error()))
+          .Kv("hint", "raise fs.inotify.max_user_instances or run with --poll-ms");
+      return 1;
+    }
+    backend = std::move(ino);
+  }
+  // --max-watches: refuse watches past a count (the watch-limit test seam).
+  std::unique_ptr<watcher::WatchBackend> limited;
+  if (max_watches > 0) {
+    limited = std::make_unique<watcher::LimitedBackend>(*backend, static_cast<size_t>(max_watches));
+  }
+  zmq::context_t ctx(1);
+  watcher::WatcherService service(o, {clock, fs, limited ? *limited : *backend, ctx});
+  if (!service.Init()) return 1;
   return service.Run();
 }

@@ -1,5 +1,7 @@
 #include "watcher-svc/publisher.h"
 
+#include <algorithm>
+
 #include "common/log.h"
 #include "common/names.h"
 #include "common/text.h"
@@ -103,10 +105,10 @@ void Publisher::DrainSubscriptions() {
   }
 }
 
-void Publisher::SetEpoch(std::string epoch, uint64_t seq) {
+void Publisher::SetEpoch(std::string epoch, uint64_t seq, uint64_t sent_seq) {
   epoch_ = std::move(epoch);
   seq_ = seq;
-  sent_seq_ = seq;
+  sent_seq_ = std::min(seq, sent_seq);
   seq_gauge_->Set(static_cast<int64_t>(seq_));
 }
 

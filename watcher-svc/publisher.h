@@ -56,7 +56,8 @@ class Publisher {
   uint64_t sent_seq() const { return sent_seq_; }
   // Goes on in `epoch` after `seq` (a resumed epoch, or a new one at 0).
   // What waits in the outbox still goes out first, with its old epoch.
-  void SetEpoch(std::string epoch, uint64_t seq);
+  // `sent_seq`: every event up to it went out already (default: all).
+  void SetEpoch(std::string epoch, uint64_t seq, uint64_t sent_seq = UINT64_MAX);
   // This process's random id, sent in every heartbeat (drawn at construction).
   const std::string& instance() const { return instance_; }
   // Marks this process as having resumed its stored epoch: heartbeats carry

@@ -1,21 +1,9 @@
 #include "watcher-svc/restart_diff.h"
 
 #include "common/names.h"
+#include "watcher-svc/differ.h"
 
 namespace coderef::watcher {
-
-v1::ChangeEvent MakeChangeEvent(v1::EventType type, const v1::Item& item, bool with_item) {
-  v1::ChangeEvent ev;
-  ev.set_type(type);
-  ev.set_kind(item.kind());
-  ev.set_project(item.project());
-  ev.set_file_path(item.file_path());
-  ev.set_feature_name(item.feature_name());
-  ev.set_location(item.location());
-  ev.set_key(item.key());
-  if (with_item) *ev.mutable_item() = item;
-  return ev;
-}
 
 std::vector<v1::ChangeEvent> RestartDiff(const std::map<std::string, v1::Item>& stored,
                                          const StateStore& now) {
@@ -27,17 +15,17 @@ std::vector<v1::ChangeEvent> RestartDiff(const std::map<std::string, v1::Item>& 
   auto old_it = stored.begin();
   auto emit_gone = [&](const v1::Item& old) {
     auto& out = old.kind() == v1::KIND_PROJECT ? removed : items;
-    out.push_back(MakeChangeEvent(EventTypeFor(old.kind(), Change::kDeleted), old, false));
+    Differ::AddEvent(EventTypeFor(old.kind(), Change::kDeleted), old, false, &out);
   };
   now.ForEach("", [&](const v1::Item& item) {
     std::string id = StateStore::ItemId(item);
     for (; old_it != stored.end() && old_it->first < id; ++old_it) emit_gone(old_it->second);
     auto& out = item.kind() == v1::KIND_PROJECT ? projects : items;
     if (old_it == stored.end() || old_it->first != id) {
-      out.push_back(MakeChangeEvent(EventTypeFor(item.kind(), Change::kAdded), item, true));
+      Differ::AddEvent(EventTypeFor(item.kind(), Change::kAdded), item, true, &out);
     } else {
       if (changed(old_it->second, item))
-        out.push_back(MakeChangeEvent(EventTypeFor(item.kind(), Change::kUpdated), item, true));
+        Differ::AddEvent(EventTypeFor(item.kind(), Change::kUpdated), item, true, &out);
       ++old_it;
     }
     return true;

@@ -18,10 +18,6 @@
 
 namespace coderef::watcher {
 
-// The event for `item` (with its new state unless a deletion), as the
-// core's differ builds it.
-v1::ChangeEvent MakeChangeEvent(v1::EventType type, const v1::Item& item, bool with_item);
-
 std::vector<v1::ChangeEvent> RestartDiff(const std::map<std::string, v1::Item>& stored,
                                          const StateStore& now);
 

@@ -25,12 +25,15 @@ namespace {
 
 // Key layout (one LevelDB, sorted):
 //   "m:version" "1"  | "m:epoch" hex | "m:seq" decimal | "m:sent" decimal
+//   "m:boot" the boot id of the last start | "m:clean" "1" after a clean stop
 //   "i:" + item id  -> Item without text
 //   "e:" + 8-byte big-endian seq -> ChangeEvent (so events sort by seq)
 constexpr char kVersionKey[] = "m:version";
 constexpr char kEpochKey[] = "m:epoch";
 constexpr char kSeqKey[] = "m:seq";
 constexpr char kSentKey[] = "m:sent";
+constexpr char kBootKey[] = "m:boot";
+constexpr char kCleanKey[] = "m:clean";
 constexpr char kItemPrefix[] = "i:";
 constexpr char kEventPrefix[] = "e:";
 
@@ -111,6 +114,10 @@ class LevelDbStateDb final : public StateDb {
       } else if (k == kSeqKey) {
         if (!ParseU64(v, &out->last_seq)) return Corrupt("last seq \"" + v + "\" is not a number");
         have_seq = true;
+      } else if (k == kBootKey) {
+        out->boot_id = v;
+      } else if (k == kCleanKey) {
+        out->clean = v == "1";
       } else if (k == kSentKey) {
         if (!ParseU64(v, &out->sent_seq)) return Corrupt("sent seq \"" + v + "\" is not a number");
       } else {
@@ -137,7 +144,8 @@ class LevelDbStateDb final : public StateDb {
   DbStatus Reset(const std::string& epoch, const std::map<std::string, const v1::Item*>& items) override {
     leveldb::WriteBatch wb;
     std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) wb.Delete(it->key());
+    size_t dropped = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next(), ++dropped) wb.Delete(it->key());
     if (!it->status().ok()) return FromLevelDb(it->status(), "clearing " + options_.dir);
     it.reset();
     wb.Put(kVersionKey, std::to_string(kStateDbVersion));
@@ -152,7 +160,7 @@ class LevelDbStateDb final : public StateDb {
     loaded_ = true;
     // The deletions left tombstones over the old epoch's data: compact now,
     // so the store's size is the new state's.
-    db_->CompactRange(nullptr, nullptr);
+    if (dropped > 0) db_->CompactRange(nullptr, nullptr);
     return DbStatus::Ok();
   }
 
@@ -183,10 +191,18 @@ class LevelDbStateDb final : public StateDb {
     return DbStatus::Ok();
   }
 
-  DbStatus MarkSent(uint64_t sent_seq) override {
+  DbStatus MarkStarted(const std::string& boot_id) override {
+    leveldb::WriteBatch wb;
+    wb.Put(kBootKey, boot_id);
+    wb.Put(kCleanKey, "0");
+    return Write(&wb, "marking the start in", true);
+  }
+
+  DbStatus MarkStopped(uint64_t sent_seq) override {
     leveldb::WriteBatch wb;
     wb.Put(kSentKey, std::to_string(std::min(sent_seq, last_seq_)));
-    return Write(&wb, "marking sent");
+    wb.Put(kCleanKey, "1");
+    return Write(&wb, "marking a clean stop in", true);
   }
 
   DbStatus ReadEvents(uint64_t after_seq, size_t max, std::vector<v1::ChangeEvent>* out) override {
@@ -209,9 +225,9 @@ class LevelDbStateDb final : public StateDb {
   DbStatus Corrupt(const std::string& what) const {
     return DbStatus::Error(DbStatus::Code::kCorrupt, options_.dir + ": " + what);
   }
-  DbStatus Write(leveldb::WriteBatch* wb, const std::string& what) {
+  DbStatus Write(leveldb::WriteBatch* wb, const std::string& what, bool sync = false) {
     leveldb::WriteOptions wo;
-    wo.sync = options_.sync;
+    wo.sync = sync || options_.sync;
     return FromLevelDb(db_->Write(wo, wb), what + " " + options_.dir);
   }
 

@@ -47,6 +47,8 @@ struct StoredState {
   std::string epoch;
   uint64_t last_seq = 0;  // the last seq committed (0: none yet)
   uint64_t sent_seq = 0;  // every event up to here was handed to the feed socket
+  std::string boot_id;    // the machine's boot when the watcher last started on it
+  bool clean = false;     // the last run ended with a clean stop (MarkStopped)
   // Published items by id (StateStore::ItemId), without their text.
   std::map<std::string, v1::Item> items;
 };
@@ -65,8 +67,13 @@ class StateDb {
   // and the items they change, trims history to the last `history_events`,
   // and records `sent_seq`. REQUIRES: Reset() or a successful Load().
   virtual DbStatus Commit(const std::vector<v1::ChangeEvent>& events, uint64_t sent_seq) = 0;
-  // Records `sent_seq` alone (e.g. at a clean stop, once the feed is flushed).
-  virtual DbStatus MarkSent(uint64_t sent_seq) = 0;
+  // A run begins on the machine's boot `boot_id`: records it and "not
+  // stopped cleanly", fsync'd (so a power loss later cannot be mistaken
+  // for a clean stop).
+  virtual DbStatus MarkStarted(const std::string& boot_id) = 0;
+  // A clean stop, once the feed is flushed: records `sent_seq` and "stopped
+  // cleanly", fsync'd (everything committed before is on disk then too).
+  virtual DbStatus MarkStopped(uint64_t sent_seq) = 0;
   // Appends to *out the stored events with seq > after_seq, in order, at
   // most `max` of them.
   virtual DbStatus ReadEvents(uint64_t after_seq, size_t max, std::vector<v1::ChangeEvent>* out) = 0;

@@ -1,15 +1,12 @@
 #include "watcher-svc/watcher_core.h"
 
-#include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <thread>
 
 #include "common/log.h"
 #include "common/names.h"
 #include "common/text.h"
 #include "watcher-svc/item_parser.h"
-#include "watcher-svc/restart_diff.h"
 
 namespace coderef::watcher {
 
@@ -51,6 +48,7 @@ WatcherCore::WatcherCore(WatcherOptions options, FileSystem& fs, WatchBackend& b
       fs_(fs),
       backend_(backend),
       metrics_(metrics),
+      loaders_(options_.load_threads),
       dirty_files_(options_.max_hold) {
   options_.projects_file = NormalizePath(options_.projects_file);
   registry_dir_ = DirName(options_.projects_file);
@@ -63,9 +61,7 @@ bool WatcherCore::Start(SteadyTime now) {
   for (const auto& l : global_logs_) MarkFile(l);
   // The initial state is published as state (what a snapshot at seq 0
   // shows), not as events.
-  initial_ = true;
-  Flush(now);
-  initial_ = false;
+  FlushBatch(now, /*emit=*/false);
   return registry_loaded_;
 }
 
@@ -153,16 +149,17 @@ int WatcherCore::WatchModeFor(const std::string& rel_dir) const {
   return 0;
 }
 
-void WatcherCore::ScanDir(const std::string& abs_dir, const std::string& rel_dir, int depth) {
+void WatcherCore::ScanDir(const std::string& abs_dir, const std::string& rel_dir, int depth,
+                          std::vector<DeferredList>* defer) {
   int mode = WatchModeFor(rel_dir);
   if (mode == 0 || depth > 8) return;
   // Watch first, then list: a file created between the two is seen twice
   // (harmless), never missed.
   Watch(abs_dir, mode == 1);
-  if (deferred_lists_ && mode == 2 && depth > 0) {
+  if (defer && mode == 2 && depth > 0) {
     // A feature folder during a large scan: listed later, on several
     // threads (ListDeferred). It is watched already, so nothing is missed.
-    deferred_lists_->push_back(DeferredList{abs_dir, rel_dir, depth, {}, 0, false});
+    defer->push_back(DeferredList{abs_dir, rel_dir, depth, {}, 0, false});
     return;
   }
   std::vector<DirEntry> entries;
@@ -172,10 +169,11 @@ void WatcherCore::ScanDir(const std::string& abs_dir, const std::string& rel_dir
       LogWarn("scan.list_failed").Kv("dir", EscapeForDisplay(abs_dir)).Kv("error", ErrnoText(err));
     return;
   }
-  ScanEntries(abs_dir, rel_dir, depth, entries);
+  ScanEntries(abs_dir, rel_dir, depth, defer, entries);
 }
 
 void WatcherCore::ScanEntries(const std::string& abs_dir, const std::string& rel_dir, int depth,
+                              std::vector<DeferredList>* defer,
                               const std::vector<DirEntry>& entries) {
   for (const auto& e : entries) {
     // Most files in a feature folder are not tracked (notes, code): skip
@@ -184,7 +182,7 @@ void WatcherCore::ScanEntries(const std::string& abs_dir, const std::string& rel
     std::string child_rel = rel_dir + "/" + e.name;
     std::string child_abs = JoinPath(abs_dir, e.name);
     if (e.is_dir) {
-      if (WatchModeFor(child_rel) != 0) ScanDir(child_abs, child_rel, depth + 1);
+      if (WatchModeFor(child_rel) != 0) ScanDir(child_abs, child_rel, depth + 1, defer);
     } else if (ClassifyPath(child_rel)) {
       // Regular files, and also what only looks like one (a dangling or
       // looping symlink, a FIFO): ComputeItems logs why those are skipped.
@@ -196,25 +194,17 @@ void WatcherCore::ScanEntries(const std::string& abs_dir, const std::string& rel
 void WatcherCore::ListDeferred(std::vector<DeferredList>* dirs) {
   // Listing the (already watched) feature folders is most of a large
   // scan's system time; it touches only the file system.
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t k; (k = next.fetch_add(1, std::memory_order_relaxed)) < dirs->size();) {
-      DeferredList& d = (*dirs)[k];
-      d.ok = fs_.ListDir(d.abs_dir, &d.entries, &d.err);
-    }
-  };
-  std::vector<std::thread> threads;
-  int n = std::min<int>(options_.load_threads, static_cast<int>(dirs->size() / kMinFilesPerThread));
-  for (int t = 1; t < n; ++t) threads.emplace_back(work);
-  work();
-  for (auto& t : threads) t.join();
+  loaders_.ForEach(dirs->size(), kMinFilesPerThread, [&](size_t k) {
+    DeferredList& d = (*dirs)[k];
+    d.ok = fs_.ListDir(d.abs_dir, &d.entries, &d.err);
+  });
   for (DeferredList& d : *dirs) {
     if (!d.ok) {
       if (d.err != ENOENT && d.err != ENOTDIR)
         LogWarn("scan.list_failed").Kv("dir", EscapeForDisplay(d.abs_dir)).Kv("error", ErrnoText(d.err));
       continue;
     }
-    ScanEntries(d.abs_dir, d.rel_dir, d.depth, d.entries);
+    ScanEntries(d.abs_dir, d.rel_dir, d.depth, nullptr, d.entries);
   }
 }
 
@@ -280,13 +270,13 @@ void WatcherCore::DropProjectWatches(const ProjectEntry& p) {
   for (const auto& d : dirs) backend_.RemoveWatch(d);
 }
 
-void WatcherCore::ScanProject(const ProjectEntry& p) {
+void WatcherCore::ScanProject(const ProjectEntry& p, std::vector<DeferredList>* defer) {
   for (const auto& s : state_.SourcesUnder(p.path)) MarkFile(s);
   std::string coderef = JoinPath(p.path, "coderef");
   FileStat st;
   int err = 0;
   if (fs_.Stat(coderef, &st, &err) && st.is_dir && !st.is_symlink) {
-    ScanDir(coderef, "coderef", 0);
+    ScanDir(coderef, "coderef", 0, defer);
   }
 }
 
@@ -397,26 +387,20 @@ void WatcherCore::ReloadRegistry(std::vector<v1::ChangeEvent>* events,
   for (const auto& l : global_logs_) MarkFile(l);
 
   for (const auto& p : removed) {
-    v1::Item old = ProjectItem(p);
-    std::string id = StateStore::ItemId(old);
-    if (const v1::Item* published = state_.Find(id)) {
-      AddEvent(v1::EVENT_TYPE_PROJECT_REMOVED, *published, false, trailing);
-      state_.Erase(id);
-    }
+    differ_.RemoveItem(StateStore::ItemId(ProjectItem(p)), v1::EVENT_TYPE_PROJECT_REMOVED, trailing);
     LogInfo("project.removed").Kv("project", p.id);
   }
   for (const auto& p : projects_) {
-    v1::Item item = ProjectItem(p);
-    std::string id = StateStore::ItemId(item);
-    const v1::Item* published = state_.Find(id);
-    if (!published) {
-      state_.Put(id, item);
-      AddEvent(v1::EVENT_TYPE_PROJECT_ADDED, item, true, events);
-      LogInfo("project.added").Kv("project", p.id).Kv("path", EscapeForDisplay(p.path));
-    } else if (published->content_hash() != item.content_hash()) {
-      state_.Put(id, item);
-      AddEvent(v1::EVENT_TYPE_PROJECT_UPDATED, item, true, events);
-      LogInfo("project.updated").Kv("project", p.id).Kv("path", EscapeForDisplay(p.path));
+    switch (differ_.PutItem(ProjectItem(p), v1::EVENT_TYPE_PROJECT_ADDED, v1::EVENT_TYPE_PROJECT_UPDATED,
+                            events)) {
+      case Differ::Put::kAdded:
+        LogInfo("project.added").Kv("project", p.id).Kv("path", EscapeForDisplay(p.path));
+        break;
+      case Differ::Put::kUpdated:
+        LogInfo("project.updated").Kv("project", p.id).Kv("path", EscapeForDisplay(p.path));
+        break;
+      case Differ::Put::kUnchanged:
+        break;
     }
   }
   for (const auto& p : added) rescan_projects_.insert(p.id);
@@ -515,27 +499,6 @@ bool WatcherCore::OnRawEvents(const std::vector<RawEvent>& events, SteadyTime no
 
 // ---------------------------------------------------------------- flush
 
-std::string WatcherCore::ResolveLogProject(const std::string& column, const void* ctx) {
-  const auto* self = static_cast<const WatcherCore*>(ctx);
-  for (const auto& p : self->projects_)
-    if (p.id == column || p.name == column) return p.id;
-  std::string slug = Slugify(column);
-  for (const auto& p : self->projects_)
-    if (Slugify(p.name) == slug) return p.id;
-  return slug.empty() ? std::string("unknown") : slug;
-}
-
-LogTailer* WatcherCore::TailerFor(const std::string& source, const std::string& rel,
-                                  const std::string& project_id) {
-  auto it = tailers_.find(source);
-  if (it == tailers_.end()) {
-    auto t = std::make_unique<LogTailer>(source, rel, project_id);
-    if (project_id.empty()) t->set_resolver(&WatcherCore::ResolveLogProject, this);
-    it = tailers_.emplace(source, std::move(t)).first;
-  }
-  return it->second.get();
-}
-
 WatcherCore::LoadedFile WatcherCore::LoadFile(const std::string& source,
                                               const std::string& project_id,
                                               const std::string& rel, const PathInfo& info) const {
@@ -618,27 +581,18 @@ std::map<std::string, v1::Item> WatcherCore::ComputeItems(const std::string& sou
     take(std::move(*preloaded));
     return out;
   }
-  auto tail = [&](LogTailer* t) {
-    std::string error;
-    uint64_t skipped = t->skipped_lines();
-    if (!t->Update(fs_, &error))
-      LogWarn("log.read_failed").Kv("file", EscapeForDisplay(source)).Kv("error", error);
-    if (t->skipped_lines() > skipped)
-      LogWarn("log.lines_skipped")
-          .Kv("file", EscapeForDisplay(source))
-          .Kv("lines", t->skipped_lines() - skipped)
-          .Kv("reason", "malformed: a line must be 'WO-ID | project | description [| timestamp]'");
-    for (const auto& [key, item] : t->entries()) out.emplace(StateStore::ItemId(item), item);
+  auto tail = [&](const std::map<std::string, v1::Item>& entries) {
+    for (const auto& [key, item] : entries) out.emplace(StateStore::ItemId(item), item);
   };
   const ProjectEntry* p = nullptr;
   std::string rel;
   std::optional<PathInfo> info;
   switch (ClassifySource(source, &p, &rel, &info)) {
     case SourceClass::kGlobalLog:
-      tail(TailerFor(source, EscapeInvalidUtf8(source), ""));
+      tail(logs_.Tail(source, EscapeInvalidUtf8(source), ""));
       return out;
     case SourceClass::kNoProject:
-      tailers_.erase(source);
+      logs_.Forget(source);
       return out;
     case SourceClass::kUntracked:
       return out;
@@ -650,7 +604,7 @@ std::map<std::string, v1::Item> WatcherCore::ComputeItems(const std::string& sou
           .Kv("reason", "file name is not valid UTF-8; skipped");
       return out;
     case SourceClass::kLog:
-      tail(TailerFor(source, rel, p->id));
+      tail(logs_.Tail(source, rel, p->id));
       return out;
     case SourceClass::kFile:
       break;
@@ -667,56 +621,20 @@ std::vector<WatcherCore::LoadedFile> WatcherCore::LoadFilesInParallel(
   std::vector<LoadedFile> out(sources.size());
   // Classifying is a read of the registry (const), so it runs on the
   // workers too; sources that are not plain files stay for the loop thread.
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t k; (k = next.fetch_add(1, std::memory_order_relaxed)) < sources.size();) {
-      const ProjectEntry* p = nullptr;
-      std::string rel;
-      std::optional<PathInfo> info;
-      if (ClassifySource(*sources[k], &p, &rel, &info) != SourceClass::kFile) continue;
-      out[k] = LoadFile(*sources[k], p->id, rel, *info);
-      out[k].preloaded = true;
-    }
-  };
-  std::vector<std::thread> threads;
-  int n = std::min<int>(options_.load_threads, static_cast<int>(sources.size() / kMinFilesPerThread));
-  for (int t = 1; t < n; ++t) threads.emplace_back(work);
-  work();
-  for (auto& t : threads) t.join();
+  loaders_.ForEach(sources.size(), kMinFilesPerThread, [&](size_t k) {
+    const ProjectEntry* p = nullptr;
+    std::string rel;
+    std::optional<PathInfo> info;
+    if (ClassifySource(*sources[k], &p, &rel, &info) != SourceClass::kFile) return;
+    out[k] = LoadFile(*sources[k], p->id, rel, *info);
+    out[k].preloaded = true;
+  });
   return out;
-}
-
-void WatcherCore::AddEvent(v1::EventType type, const v1::Item& item, bool with_item,
-                           std::vector<v1::ChangeEvent>* events) {
-  if (initial_) return;
-  events->push_back(MakeChangeEvent(type, item, with_item));
 }
 
 void WatcherCore::DiffSource(const std::string& source, LoadedFile* preloaded,
                              std::vector<v1::ChangeEvent>* events) {
-  std::map<std::string, v1::Item> now = ComputeItems(source, preloaded);
-  std::vector<std::string> old_ids = state_.SourceItems(source);
-  std::vector<std::string> new_ids;
-  new_ids.reserve(now.size());
-  for (auto& [id, item] : now) {
-    new_ids.push_back(id);
-    const v1::Item* old = state_.Find(id);
-    if (!old) {
-      AddEvent(EventTypeFor(item.kind(), Change::kAdded), item, true, events);
-      state_.Put(id, std::move(item));
-    } else if (old->content_hash() != item.content_hash() || old->valid() != item.valid()) {
-      AddEvent(EventTypeFor(item.kind(), Change::kUpdated), item, true, events);
-      state_.Put(id, std::move(item));
-    }
-  }
-  for (const auto& id : old_ids) {
-    if (now.count(id)) continue;
-    if (const v1::Item* old = state_.Find(id)) {
-      AddEvent(EventTypeFor(old->kind(), Change::kDeleted), *old, false, events);
-      state_.Erase(id);
-    }
-  }
-  state_.SetSourceItems(source, std::move(new_ids));
+  differ_.DiffSource(source, ComputeItems(source, preloaded), events);
 }
 
 void WatcherCore::DrainLateEvents(SteadyTime now) {
@@ -726,8 +644,12 @@ void WatcherCore::DrainLateEvents(SteadyTime now) {
   if (!late.empty()) OnRawEvents(late, now);
 }
 
-std::vector<v1::ChangeEvent> WatcherCore::Flush(SteadyTime now) {
-  std::vector<v1::ChangeEvent> events, trailing;
+std::vector<v1::ChangeEvent> WatcherCore::Flush(SteadyTime now) { return FlushBatch(now, true); }
+
+std::vector<v1::ChangeEvent> WatcherCore::FlushBatch(SteadyTime now, bool emit) {
+  std::vector<v1::ChangeEvent> out, trailing_out;
+  std::vector<v1::ChangeEvent>* events = emit ? &out : nullptr;
+  std::vector<v1::ChangeEvent>* trailing = emit ? &trailing_out : nullptr;
   if (full_rescan_) {
     full_rescan_ = false;
     registry_dirty_ = true;
@@ -738,28 +660,22 @@ std::vector<v1::ChangeEvent> WatcherCore::Flush(SteadyTime now) {
   if (registry_dirty_) {
     registry_dirty_ = false;
     EnsureBaseWatches();
-    ReloadRegistry(&events, &trailing);
+    ReloadRegistry(events, trailing);
   }
   std::set<std::string> rescan;
   rescan.swap(rescan_projects_);
   // Many projects to scan (start-up, a full rescan): feature folders are
   // watched in order but listed together on several threads.
   std::vector<DeferredList> deferred;
-  if (options_.load_threads > 1 && rescan.size() >= 16) deferred_lists_ = &deferred;
+  std::vector<DeferredList>* defer = loaders_.threads() > 1 && rescan.size() >= 16 ? &deferred : nullptr;
   for (const auto& id : rescan) {
     const ProjectEntry* p = ProjectById(id);
     if (!p) continue;
     EnsureProjectWatches(*p);
-    ScanProject(*p);
-    v1::Item item = ProjectItem(*p);
-    std::string item_id = StateStore::ItemId(item);
-    const v1::Item* published = state_.Find(item_id);
-    if (published && published->content_hash() != item.content_hash()) {
-      state_.Put(item_id, item);
-      AddEvent(v1::EVENT_TYPE_PROJECT_UPDATED, item, true, &events);
-    }
+    ScanProject(*p, defer);
+    // Its folder or coderef/ may have appeared or gone (exists, has_coderef).
+    differ_.PutItem(ProjectItem(*p), v1::EVENT_TYPE_PROJECT_ADDED, v1::EVENT_TYPE_PROJECT_UPDATED, events);
   }
-  deferred_lists_ = nullptr;
   if (!deferred.empty()) ListDeferred(&deferred);
   std::set<std::string> dirs;
   dirs.swap(dirty_dirs_);
@@ -785,7 +701,7 @@ std::vector<v1::ChangeEvent> WatcherCore::Flush(SteadyTime now) {
   // dirty again, goes out with a later batch. In chunks, so a rescan of
   // every file holds a few thousand freshly read items at a time, not a
   // second copy of the whole state.
-  const size_t chunk = options_.load_threads > 1 && files.size() >= 2 * kMinFilesPerThread
+  const size_t chunk = loaders_.threads() > 1 && files.size() >= 2 * kMinFilesPerThread
                            ? size_t{4096}
                            : std::max<size_t>(files.size(), 1);
   std::vector<const std::string*> list;
@@ -797,18 +713,18 @@ std::vector<v1::ChangeEvent> WatcherCore::Flush(SteadyTime now) {
     DrainLateEvents(now);
     for (size_t i = 0; i < list.size(); ++i) {
       if (!loaded[i].preloaded) {
-        DiffSource(*list[i], nullptr, &events);  // logs and oddities: read here
+        DiffSource(*list[i], nullptr, events);  // logs and oddities: read here
       } else if (dirty_files_.Contains(*list[i])) {
         LogDebug("file.reread").Kv("path", EscapeForDisplay(*list[i])).Kv("reason", "changed while read");
       } else {
-        DiffSource(*list[i], &loaded[i], &events);
+        DiffSource(*list[i], &loaded[i], events);
       }
     }
   }
-  for (auto& ev : trailing) events.push_back(std::move(ev));
+  for (auto& ev : trailing_out) out.push_back(std::move(ev));
   if (metrics_.items) metrics_.items->Set(static_cast<int64_t>(state_.size()));
   if (metrics_.watches) metrics_.watches->Set(static_cast<int64_t>(backend_.watch_count()));
-  return events;
+  return out;
 }
 
 }  // namespace coderef::watcher

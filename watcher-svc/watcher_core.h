@@ -22,6 +22,17 @@
 // Overflow (IN_Q_OVERFLOW) or a lost watch schedules a rescan that diffs
 // the whole disk against the published state, so the final state is right.
 //
+// Its parts, one concept per file: DirtyFiles (what changed, complete or
+// being written), LoaderPool (the loader threads of large batches),
+// LogTailers (the workorder logs, resolving global logs' project columns),
+// Differ (final state vs StateStore: the events, and every change to the
+// published state). Hooks for a durable state store: every change to the
+// published state goes through Differ; a batch is complete when Flush()
+// returns (WatcherService then publishes it); the initial scan classifies
+// the disk against the StateStore in Start() (FlushBatch with emit=false:
+// a store loaded before Start would turn it into the events since the last
+// run).
+//
 // Not thread-safe: everything runs on the watcher's loop thread.
 #pragma once
 
@@ -37,8 +48,11 @@
 #include "common/metrics.h"
 #include "common/clock.h"
 #include "watcher-svc/dirty_files.h"
+#include "watcher-svc/differ.h"
 #include "watcher-svc/file_system.h"
 #include "watcher-svc/item_parser.h"
+#include "watcher-svc/loader_pool.h"
+#include "watcher-svc/log_tailers.h"
 #include "watcher-svc/registry.h"
 #include "watcher-svc/state_store.h"
 #include "watcher-svc/watch_backend.h"
@@ -148,10 +162,16 @@ class WatcherCore {
   bool Watch(const std::string& dir, bool entries_only);
   // Depth rule inside a project: 0 not watched, 1 entries only, 2 full.
   int WatchModeFor(const std::string& rel_dir) const;
-  void ScanDir(const std::string& abs_dir, const std::string& rel_dir, int depth);
-  void ScanEntries(const std::string& abs_dir, const std::string& rel_dir, int depth,
-                   const std::vector<DirEntry>& entries);
   // A watched folder whose listing waits for ListDeferred.
+  struct DeferredList;
+  // Watches and lists `abs_dir`, marking the tracked files in it dirty and
+  // recursing into sub-folders that are watched. `defer` (a large scan):
+  // feature folders are watched now and listed later, together, on the
+  // loader pool (ListDeferred); nullptr lists them at once.
+  void ScanDir(const std::string& abs_dir, const std::string& rel_dir, int depth,
+               std::vector<DeferredList>* defer = nullptr);
+  void ScanEntries(const std::string& abs_dir, const std::string& rel_dir, int depth, std::vector<DeferredList>* defer,
+                   const std::vector<DirEntry>& entries);
   struct DeferredList {
     std::string abs_dir, rel_dir;
     int depth = 0;
@@ -161,7 +181,7 @@ class WatcherCore {
   };
   // Lists `dirs` on options_.load_threads threads, then scans the entries.
   void ListDeferred(std::vector<DeferredList>* dirs);
-  void ScanProject(const ProjectEntry& p);
+  void ScanProject(const ProjectEntry& p, std::vector<DeferredList>* defer);
   void MarkFile(const std::string& abs_path) { dirty_files_.MarkFound(abs_path); }
   // Reads what the backend has queued since the flush began (inotify only:
   // polling would list every folder again) into the dirty set.
@@ -187,13 +207,10 @@ class WatcherCore {
   // threads; one result per source (preloaded=false: not a plain file).
   std::vector<LoadedFile> LoadFilesInParallel(const std::vector<const std::string*>& sources);
   std::map<std::string, v1::Item> ComputeItems(const std::string& source, LoadedFile* preloaded);
-  LogTailer* TailerFor(const std::string& source, const std::string& rel,
-                       const std::string& project_id);
   void DiffSource(const std::string& source, LoadedFile* preloaded,
                   std::vector<v1::ChangeEvent>* events);
-  void AddEvent(v1::EventType type, const v1::Item& item, bool with_item,
-                std::vector<v1::ChangeEvent>* events);
-  static std::string ResolveLogProject(const std::string& column, const void* ctx);
+  // Flush proper; `emit` false builds the state without events (Start).
+  std::vector<v1::ChangeEvent> FlushBatch(SteadyTime now, bool emit);
 
   WatcherOptions options_;
   FileSystem& fs_;
@@ -202,14 +219,14 @@ class WatcherCore {
 
   std::vector<ProjectEntry> projects_;
   std::map<std::string, size_t> root_index_;  // project root -> index in projects_
-  bool initial_ = false;                      // Start(): build state, no events
   bool registry_loaded_ = false;
   std::string registry_dir_;
   std::string registry_name_;
   std::set<std::string> global_logs_;
   std::map<std::string, std::vector<Anchor>> anchors_;  // dir -> projects waiting on it
   std::map<std::string, std::string> anchor_dir_of_;   // project id -> its anchor dir
-  std::map<std::string, std::unique_ptr<LogTailer>> tailers_;
+  LogTailers logs_{fs_, projects_};
+  LoaderPool loaders_;
 
   DirtyFiles dirty_files_;
   std::set<std::string> dirty_dirs_;
@@ -217,10 +234,10 @@ class WatcherCore {
   bool registry_dirty_ = false;
   bool full_rescan_ = false;
   std::set<std::string> failed_watches_;
-  std::vector<DeferredList>* deferred_lists_ = nullptr;  // set during a large scan (Flush)
   size_t last_flush_files_ = 0;
 
   StateStore state_;
+  Differ differ_{state_};
 };
 
 }  // namespace coderef::watcher

@@ -7,6 +7,10 @@
 // that fails while running switches to a new epoch, loudly.
 #include <gtest/gtest.h>
 #include <leveldb/db.h>
+#include <sys/mount.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <map>
 #include <random>
@@ -322,6 +326,43 @@ TEST_F(DurableRestartTest, AStoreFailingWhileRunningSwitchesToANewEpoch) {
   ASSERT_TRUE(h);
   EXPECT_EQ(h->status, v1::HISTORY_STATUS_OK);
   ASSERT_EQ(h->events.size(), 1u);
+}
+
+// A real full disk: the state dir on a 1 MiB tmpfs that fills up while the
+// watcher runs (skipped where tmpfs cannot be mounted, e.g. without root).
+TEST_F(DurableRestartTest, ATinyTmpfsThatFillsUpSwitchesToANewEpoch) {
+  fs::create_directories(state_);
+  if (::mount("tmpfs", state_.c_str(), "tmpfs", 0, "size=1m") != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << std::strerror(errno);
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { ::umount2(dir.c_str(), MNT_DETACH); }
+  } unmount{state_};
+  auto w = Start();
+  FeedProbe probe(w->pub(), w->snapshot());
+  ASSERT_TRUE(probe.WaitConnected());
+  std::string e1 = w->epoch();
+  // Events of ~200 KB each (the plan's text is in the event): the store's
+  // log outgrows 1 MiB within a few saves.
+  std::string filler(200 * 1024, 'x');
+  size_t n = 0;
+  for (; n < 40 && w->proc().Log().find("state.store_failed") == std::string::npos; ++n) {
+    AtomicWrite(P("coderef/working/a/plan.json"),
+                "{\"META_DOCUMENTATION\":{\"status\":\"s" + std::to_string(n) + "\"},\"pad\":\"" + filler + "\"}");
+    ASSERT_EQ(probe.CollectEvents(n + 1).size(), n + 1) << w->proc().Log();
+  }
+  ASSERT_NE(w->proc().Log().find("state.store_failed"), std::string::npos) << "the disk never filled up";
+  EXPECT_NE(w->proc().Log().find("No space left on device"), std::string::npos) << w->proc().Log();
+  const auto& ev = probe.events();
+  EXPECT_NE(ev.back().epoch(), e1) << "the event that could not be stored went out in a new epoch";
+  EXPECT_EQ(ev.back().seq(), 1u);
+  for (size_t i = 0; i + 1 < ev.size(); ++i) EXPECT_EQ(ev[i].epoch(), e1);
+  std::string health = HttpGet(w->http_port(), "/healthz");
+  EXPECT_NE(health.find("\"durable\":false"), std::string::npos) << health;
+  // It goes on, in memory.
+  AtomicWrite(P("coderef/working/b/plan.json"), Plan("b", "after"));
+  ASSERT_EQ(probe.CollectEvents(ev.size() + 1).size(), n + 1);
+  EXPECT_EQ(probe.events().back().seq(), 2u);
 }
 
 }  // namespace

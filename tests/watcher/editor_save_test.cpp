@@ -225,6 +225,15 @@ TEST_F(EditorSaveTest, SlowWriterIsPublishedOnceWhenClosed) {
   for (size_t at = 0; at < text.size(); at += 4096) {
     ASSERT_EQ(::write(fd, text.data() + at, 4096), 4096);
     std::this_thread::sleep_for(12ms);  // the writer's pace: ~770 ms open in all
+    if (at == 128 * 1024) {
+      // Half written: the watcher holds the file (dirty, no batch open).
+      std::string hz;
+      EXPECT_TRUE(WaitFor([&] {
+        hz = HttpGet(watcher_->http_port(), "/healthz");
+        return hz.find("\"dirty_files\":1") != std::string::npos &&
+               hz.find("\"batch_open\":false") != std::string::npos;
+      }, 2000ms)) << hz;
+    }
   }
   ASSERT_EQ(::close(fd), 0);
   EXPECT_EQ(Expect(1), (Events{"plan_added " + kPlan}));
