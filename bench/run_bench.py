@@ -12,6 +12,16 @@ Scenarios (each prints a table and writes <results>/<run>/<scenario>.json):
   ingest     events/s through one gateway fed by a synthetic publisher, zero drops
   scale      watcher start-up time and RSS with a large workspace, and a burst of
              new files, each published exactly once
+  slow       slow readers: the burst with N clients, then again with a tenth of
+             them reading at a tenth of the burst's per-client rate; the
+             others' p99 and deliveries, every event to the slow ones (no
+             close, no resync), gateway RSS growth
+  http       wrk (keep-alive, HTTP/1.1) against the gateway's /orchestrator/stats:
+             requests/s, p99 latency, zero socket errors (ours only)
+
+With --baseline-build-dir, the burst scenario also runs the same watcher and
+gateway built from another tree (e.g. the code before a change), in the same
+run, so before/after numbers share the machine's state.
 
 Exit status: 0 when every target is met (or --report-only), 1 when a target
 is missed, 2 when something did not run or lost/duplicated events.
@@ -45,6 +55,8 @@ FULL = dict(
     idle_clients=10000, idle_window=60.0, idle_ping_ms=30000,
     ingest_events=200000, ingest_clients=2, ingest_rates=[50000, 100000, 200000, 0],
     scale_projects=1000, scale_folders=10, scale_files=10, scale_burst=100000,
+    slow_clients=1000, slow_readers=100, slow_files=1000,
+    http_connections=50, http_threads=2, http_seconds=10,
 )
 SMOKE = dict(
     ws_projects=5, ws_folders=4, ws_files=5,
@@ -53,8 +65,10 @@ SMOKE = dict(
     idle_clients=50, idle_window=3.0, idle_ping_ms=1000,
     ingest_events=5000, ingest_clients=2, ingest_rates=[20000],
     scale_projects=20, scale_folders=10, scale_files=10, scale_burst=1000,
+    slow_clients=50, slow_readers=5, slow_files=100,
+    http_connections=10, http_threads=1, http_seconds=2,
 )
-SCENARIOS = ["lone", "burst", "idle", "ingest", "scale"]
+SCENARIOS = ["lone", "burst", "idle", "ingest", "scale", "slow", "http"]
 SRC_IPS = "127.0.0.2-127.0.0.17"  # 16 source addresses: 10,000 connections fit easily
 
 
@@ -220,9 +234,9 @@ class Ours:
     """watcher-svc + gateway-svc on loopback."""
     label = "ours"
 
-    def __init__(self, bench, projects_json, name, ping_ms=30000, extra_gateway=()):
+    def __init__(self, bench, projects_json, name, ping_ms=30000, extra_gateway=(), build_dir=None):
         self.bench = bench
-        b = bench.build_dir
+        b = build_dir or bench.build_dir
         self.pub = f"tcp://127.0.0.1:{free_port()}"
         self.snap = f"tcp://127.0.0.1:{free_port()}"
         self.port_file = os.path.join(bench.run_dir, f"{name}-gw.port")
@@ -256,6 +270,14 @@ class Ours:
     def stop(self):
         self.gateway.stop()
         self.watcher.stop()
+
+
+class Baseline(Ours):
+    """Ours built from --baseline-build-dir (e.g. the code before a change)."""
+    label = "baseline"
+
+    def __init__(self, bench, projects_json, name, ping_ms=30000):
+        super().__init__(bench, projects_json, name, ping_ms, build_dir=bench.args.baseline_build_dir)
 
 
 class NodePeer:
@@ -333,7 +355,7 @@ class Bench:
             self.live.remove(sut)
 
     def ws_load_proc(self, name, url, clients, expect=0, hold_s=0, saves=None, idle_timeout_ms=8000,
-                     timeout_s=600, threads=None, busy_poll=False):
+                     timeout_s=600, threads=None, busy_poll=False, extra=()):
         threads = self.args.client_threads or threads or 2
         busy_poll = busy_poll and threads == 1  # never spin both cores
         ready = os.path.join(self.run_dir, f"{name}.ready")
@@ -347,6 +369,7 @@ class Bench:
             argv += ["--hold-s", str(hold_s)]
         if saves:
             argv += ["--saves", saves]
+        argv += list(extra)
         p = Proc(f"{name}-wsload", argv, self.run_dir)
         wait_for(lambda: os.path.exists(ready), 300, f"{name}: clients connected", p)
         r = read_json(ready)
@@ -432,6 +455,8 @@ class Bench:
         n_files, n_clients = s["burst_files"], s["burst_clients"]
         out = {"clients": n_clients, "files": n_files}
         systems = [("ours", Ours)] + ([("peer", NodePeer)] if self.with_peer() else [])
+        if self.args.baseline_build_dir:
+            systems.insert(0, ("baseline", Baseline))
         for who, cls in systems:
             ws, pj = self.workspace(f"burst-{who}")
             sut = self.start(cls, pj, f"burst-{who}")
@@ -441,24 +466,38 @@ class Bench:
             time.sleep(1.0)
             cpu0 = {pid: cpu_seconds(pid) for pid in sut.pids()}
             log(f"burst/{who}: {n_files} new plan.json at once, {n_clients} clients")
+            m0 = sut.metrics() if who != "peer" else ""
             t_start, t_end = self.fs_burst(ws, saves, n_files, "plan", "burst")
             r = self.finish_ws_load(p, res, 600)
             cpu1 = {pid: cpu_seconds(pid) for pid in sut.pids()}
+            if who != "peer":
+                # How the gateway wrote: sendmsg calls taken whole / in part.
+                m1 = sut.metrics()
+                r["gateway_writes"] = {k: (metric(m1, f"coderef_gateway_writes_{k}_total") or 0)
+                                       - (metric(m0, f"coderef_gateway_writes_{k}_total") or 0)
+                                       for k in ("direct", "queued", "partial")}
             self.stop(sut)
             cpu = sum(cpu1[k] - cpu0[k] for k in cpu0)
             r["write_s"] = (t_end - t_start) / 1e6
             r["server_cpu_s"] = cpu
             r["server_cpu_by_process_s"] = {name: cpu1[pid] - cpu0[pid]
-                                            for name, pid in zip(["watcher", "gateway"] if who == "ours" else ["node"],
+                                            for name, pid in zip(["watcher", "gateway"] if who != "peer" else ["node"],
                                                                  sut.pids())}
             r["cpu_us_per_delivery"] = cpu * 1e6 / max(1, r["deliveries"])
             r["time_to_all_s"] = (r["last_arrival_unix_us"] - t_start) / 1e6 if r["last_arrival_unix_us"] else None
             self.lossless("burst", who, r)
             out[who] = r
+            if "gateway_writes" in r:
+                log(f"burst/{who}: gateway writes {r['gateway_writes']}")
             log(f"burst/{who}: {r['deliveries_per_s_fanout']:.0f} deliveries/s, last client complete "
                 f"{r['time_to_all_s'] or 0:.2f} s after the first write, {r['cpu_us_per_delivery']:.2f} us CPU/delivery, "
                 f"missing {r['missing']}, duplicates {r['duplicates']}")
         self.results["burst"] = out
+        if "baseline" in out:
+            o, b = out["ours"], out["baseline"]
+            log(f"burst: ours/baseline deliveries/s {o['deliveries_per_s_fanout'] / max(1e-9, b['deliveries_per_s_fanout']):.2f}x, "
+                f"CPU per delivery {o['cpu_us_per_delivery']:.2f} vs {b['cpu_us_per_delivery']:.2f} us, gateway CPU "
+                f"{o['server_cpu_by_process_s']['gateway']:.2f} vs {b['server_cpu_by_process_s']['gateway']:.2f} s")
         if not self.args.smoke and "peer" in out:
             o, pr = out["ours"], out["peer"]
             rate = o["deliveries_per_s_fanout"] / max(1e-9, pr["deliveries_per_s_fanout"])
@@ -522,6 +561,90 @@ class Bench:
                 self.check("idle", "RSS per idle connection <= the peer's",
                            o["rss_per_conn_bytes"] <= pr["rss_per_conn_bytes"],
                            f"{o['rss_per_conn_bytes'] / 1024:.2f} vs {pr['rss_per_conn_bytes'] / 1024:.2f} KiB")
+
+    def run_slow(self):
+        """The burst with slow readers among the clients (PROTOCOL, slow and
+        stuck clients): phase "all fast" (N clients), then phase "with slow"
+        (N - M fast clients and M reading at a tenth of the per-client rate the
+        fast ones saw in the first phase, with a 16 KiB receive buffer)."""
+        s = self.sizes
+        n, m, n_files = s["slow_clients"], s["slow_readers"], s["slow_files"]
+        out = {"clients": n, "slow_clients": m, "files": n_files}
+        for phase, slow in (("all_fast", 0), ("with_slow", m)):
+            ws, pj = self.workspace(f"slow-{phase}")
+            sut = self.start(Ours, pj, f"slow-{phase}")
+            saves = os.path.join(self.run_dir, f"slow-{phase}.saves.tsv")
+            p, res = self.ws_load_proc(f"slow-{phase}-fast", sut.url, n - slow, expect=n_files, saves=saves,
+                                       idle_timeout_ms=15000)
+            ps = None
+            if slow:
+                rate = out["slow_read_bytes_per_s"]
+                ps, ress = self.ws_load_proc(f"slow-{phase}-slow", sut.url, slow, expect=n_files, saves=saves,
+                                             idle_timeout_ms=60000, threads=1,
+                                             extra=["--read-bytes-per-s", str(int(rate)), "--rcvbuf", "16384"])
+            time.sleep(1.0)
+            m0 = sut.metrics()
+            rss0 = rss_bytes(sut.gateway.pid)
+            rss_max = [rss0]
+            done = [False]
+
+            def sample():
+                while not done[0]:
+                    rss_max[0] = max(rss_max[0], rss_bytes(sut.gateway.pid))
+                    time.sleep(0.05)
+
+            import threading
+            th = threading.Thread(target=sample, daemon=True)
+            th.start()
+            log(f"slow/{phase}: {n_files} new plan.json at once, {n - slow} fast clients"
+                + (f", {slow} reading {out['slow_read_bytes_per_s'] / 1024:.0f} KiB/s each" if slow else ""))
+            t_start, t_end = self.fs_burst(ws, saves, n_files, "plan", f"slow{phase}")
+            r = self.finish_ws_load(p, res, 600)
+            rs = self.finish_ws_load(ps, ress, 900) if ps else None
+            done[0] = True
+            th.join()
+            m1 = sut.metrics()
+            self.stop(sut)
+            ph = {"fast": r, "rss_before_bytes": rss0, "rss_max_bytes": rss_max[0],
+                  "rss_growth_bytes": rss_max[0] - rss0,
+                  "time_to_all_fast_s": (r["last_arrival_unix_us"] - t_start) / 1e6 if r["last_arrival_unix_us"] else None,
+                  "bytes_out": metric(m1, "coderef_gateway_bytes_out_total") - metric(m0, "coderef_gateway_bytes_out_total"),
+                  "events_out": metric(m1, "coderef_gateway_events_out_total") - metric(m0, "coderef_gateway_events_out_total"),
+                  "stuck_disconnects": metric(m1, "coderef_gateway_stuck_client_disconnects_total"),
+                  "dropped_clients": metric(m1, "coderef_gateway_dropped_clients_total"),
+                  "writes_queued": metric(m1, "coderef_gateway_writes_queued_total") - metric(m0, "coderef_gateway_writes_queued_total")}
+            self.lossless("slow", f"ours {phase} fast clients", r)
+            if rs:
+                ph["slow"] = rs
+                ph["time_to_all_slow_s"] = (rs["last_arrival_unix_us"] - t_start) / 1e6 if rs["last_arrival_unix_us"] else None
+                ok = (rs["missing"] == 0 and rs["duplicates"] == 0 and rs["gap_events"] == 0
+                      and rs["closed_by_server"] == 0 and rs.get("resyncs", 0) == 0)
+                self.check("slow", "slow readers get every event, no close, no resync", ok,
+                           f"{rs['deliveries']} deliveries, missing {rs['missing']}, duplicates {rs['duplicates']}, "
+                           f"gaps {rs['gap_events']}, closed {rs['closed_by_server']}, resyncs {rs.get('resyncs', 0)}",
+                           "correctness")
+            else:
+                # A tenth of what one fast client received per second.
+                per_client_bytes = ph["bytes_out"] / max(1, n)
+                span = ph["time_to_all_fast_s"] or 1.0
+                out["fast_bytes_per_s_per_client"] = per_client_bytes / span
+                out["slow_read_bytes_per_s"] = max(4096.0, per_client_bytes / span / 10)
+            out[phase] = ph
+            log(f"slow/{phase}: fast p99 {r['latency'].get('p99_ms', 0):.1f} ms, last fast client complete "
+                f"{ph['time_to_all_fast_s'] or 0:.2f} s after the first write"
+                + (f", slow ones complete {ph['time_to_all_slow_s'] or 0:.2f} s" if rs else "")
+                + f"; gateway RSS +{ph['rss_growth_bytes'] / 2**20:.1f} MiB; missing {r['missing']}")
+        self.results["slow"] = out
+        a, b = out["all_fast"]["fast"]["latency"], out["with_slow"]["fast"]["latency"]
+        out["p99_ratio"] = b.get("p99_ms", 1e9) / max(1e-9, a.get("p99_ms", 1e-9))
+        if not self.args.smoke:
+            self.check("slow", "others' p99 unchanged (<= 1.25x, or +20 ms, of the all-fast run)",
+                       b.get("p99_ms", 1e9) <= max(1.25 * a.get("p99_ms", 0), a.get("p99_ms", 0) + 20),
+                       f"{b.get('p99_ms', 0):.1f} vs {a.get('p99_ms', 0):.1f} ms")
+            self.check("slow", "gateway RSS growth with slow readers < 64 MiB",
+                       out["with_slow"]["rss_growth_bytes"] < 64 * 2**20,
+                       f"+{out['with_slow']['rss_growth_bytes'] / 2**20:.1f} MiB "
+                       f"(all fast: +{out['all_fast']['rss_growth_bytes'] / 2**20:.1f} MiB)")
 
     def ingest_step(self, step, n, clients, rate):
         """One gateway fed by feed_tool pub at `rate` events/s (0: as fast as
@@ -616,6 +739,53 @@ class Bench:
                            f"drops {f['drops']}, close reasons {f['close_reasons']}", "info")
         out["ours"] = best or first
         self.results["ingest"] = out
+
+    def run_http(self):
+        """wrk's persistent connections (each sends request after request on
+        one connection) against the REST read API. Before keep-alive worked,
+        every answer closed its connection: wrk counted read errors and
+        reconnected."""
+        s = self.sizes
+        wrk = shutil.which("wrk")
+        if not wrk:
+            raise RuntimeError("wrk not found (Debian package wrk)")
+        ws, pj = self.workspace("http")
+        sut = self.start(Ours, pj, "http")
+        url = f"http://127.0.0.1:{sut.port}/orchestrator/stats"
+        argv = [wrk, "-t", str(s["http_threads"]), "-c", str(s["http_connections"]),
+                "-d", f"{s['http_seconds']}s", "--latency", url]
+        log("http: " + " ".join(argv))
+        cpu0 = cpu_seconds(sut.gateway.pid)
+        text = subprocess.run(argv, capture_output=True, text=True, timeout=s["http_seconds"] + 60).stdout
+        cpu = cpu_seconds(sut.gateway.pid) - cpu0
+        self.stop(sut)
+        r = dict(command=" ".join(argv[:-1]) + " <gateway>/orchestrator/stats", connections=s["http_connections"],
+                 seconds=s["http_seconds"], gateway_cpu_s=cpu, output=text)
+        for line in text.splitlines():
+            f = line.split()
+            if line.startswith("Requests/sec:"):
+                r["requests_per_s"] = float(f[1])
+            elif line.strip().startswith("99%") and len(f) == 2:
+                v = f[1]
+                scale = 1e-3 if v.endswith("us") else 1e3 if v.endswith("s") and not v.endswith("ms") else 1.0
+                r["p99_ms"] = float(v.rstrip("msu")) * scale
+            elif line.startswith("  Socket errors:"):
+                r["socket_errors"] = sum(int(x.strip(",")) for x in f[3::2])
+            elif line.startswith("  Non-2xx"):
+                r["non_2xx"] = int(f[-1])
+            elif "requests in" in line:
+                r["requests"] = int(f[0])
+        r.setdefault("socket_errors", 0)
+        r.setdefault("non_2xx", 0)
+        if "requests_per_s" not in r:
+            raise RuntimeError("wrk printed no result: " + text[-300:])
+        r["cpu_us_per_request"] = 1e6 * cpu / max(1, r.get("requests", 1))
+        self.check("http", "ours: zero socket errors and only 2xx over keep-alive",
+                   r["socket_errors"] == 0 and r["non_2xx"] == 0,
+                   f"socket errors {r['socket_errors']}, non-2xx {r['non_2xx']}", "correctness")
+        log(f"http: {r['requests_per_s']:,.0f} requests/s, p99 {r.get('p99_ms', float('nan')):.2f} ms, "
+            f"socket errors {r['socket_errors']}, non-2xx {r['non_2xx']}, gateway CPU {r['cpu_us_per_request']:.1f} us/request")
+        self.results["http"] = r
 
     def run_scale(self):
         s = self.sizes
@@ -788,6 +958,32 @@ class Bench:
                 met("CPU per delivery <= 1/5 of the peer's"))
             row("burst", "missing / duplicates", f"{o['missing']} / {o['duplicates']}",
                 f"{p['missing']} / {p['duplicates']}" if p else "-", "", "0 / 0", "")
+        if "burst" in R and "baseline" in R["burst"]:
+            o, b = R["burst"]["ours"], R["burst"]["baseline"]
+            row("burst", "before/after: deliveries/s (baseline build → ours)", f"{f0(b['deliveries_per_s_fanout'])} → "
+                f"{f0(o['deliveries_per_s_fanout'])}", "-", "", "no worse", "")
+            row("burst", "before/after: CPU per delivery (µs)", f"{f2(b['cpu_us_per_delivery'])} → "
+                f"{f2(o['cpu_us_per_delivery'])}", "-", "", "no worse", "")
+        if "slow" in R:
+            o = R["slow"]
+            a, w = o["all_fast"], o["with_slow"]
+            row("slow readers", f"others' p99 save→receipt, {o['clients']} clients, {o['slow_clients']} at "
+                f"{o['slow_read_bytes_per_s'] / 1024:.0f} KiB/s (ms)",
+                f"{f1(a['fast']['latency'].get('p99_ms'))} → {f1(w['fast']['latency'].get('p99_ms'))}", "-",
+                f2(o.get("p99_ratio")), "unchanged",
+                met("others' p99 unchanged (<= 1.25x, or +20 ms, of the all-fast run)"))
+            sl = w.get("slow", {})
+            row("slow readers", "slow readers: deliveries, missing / closed / resyncs",
+                f"{sl.get('deliveries', 0):,}, {sl.get('missing')} / {sl.get('closed_by_server')} / {sl.get('resyncs', 0)}",
+                "-", "", "all, 0 / 0 / 0", met("slow readers get every event, no close, no resync"))
+            row("slow readers", "gateway RSS growth during the burst (MiB): all fast → with slow",
+                f"{f1(a['rss_growth_bytes'] / 2**20)} → {f1(w['rss_growth_bytes'] / 2**20)}", "-", "", "< 64 MiB",
+                met("gateway RSS growth with slow readers < 64 MiB"))
+        if "http" in R:
+            h = R["http"]
+            row("http", f"/orchestrator/stats over keep-alive, wrk -c {h['connections']} (requests/s; p99 ms)",
+                f"{f0(h['requests_per_s'])}; {f2(h.get('p99_ms'))}", "-", "", "0 socket errors",
+                met("ours: zero socket errors and only 2xx over keep-alive"))
         if "idle" in R:
             o, p = R["idle"]["ours"], R["idle"].get("peer")
             row("idle", f"RSS per idle connection, {R['idle']['clients']} clients (KiB)", f2(o["rss_per_conn_bytes"] / 1024),
@@ -894,6 +1090,8 @@ def main():
     # feed path, so it gives each client 16 MiB.
     ap.add_argument("--ingest-gateway-args", default="--max-queue-bytes 16777216",
                     help="extra gateway flags in the ingest scenario")
+    ap.add_argument("--baseline-build-dir", default=None,
+                    help="also run the burst with watcher/gateway from this build (before/after in one run)")
     ap.add_argument("--client-threads", type=int, default=None,
                     help="event loops in the load client (default 2; 1 in the lone-saves scenario)")
     ap.add_argument("--rerender", metavar="SUMMARY_JSON", help=argparse.SUPPRESS)

@@ -24,10 +24,11 @@ int64_t RealtimeMicros() {
 }  // namespace
 
 bool WsClientConn::Connect(const std::string& src_ip, const std::string& ip, int port,
-                           const std::string& request) {
+                           const std::string& request, int rcvbuf) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) return false;
   int one = 1;
+  if (rcvbuf > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   // Kernel receive timestamps on every read (TCP supports them since 4.13).
   ::setsockopt(fd_, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
@@ -238,10 +239,11 @@ size_t WsClientConn::ParseFrames(Handler& h, const char* data, size_t n, int64_t
   return pos;
 }
 
-void WsClientConn::OnReadable(Handler& h, char* scratch, size_t scratch_size) {
+size_t WsClientConn::OnReadable(Handler& h, char* scratch, size_t scratch_size, int rounds) {
   // A few reads per readiness: fair among connections, and each read takes
   // many frames at once when a burst is queued.
-  for (int round = 0; round < 4 && fd_ >= 0; ++round) {
+  size_t total = 0;
+  for (int round = 0; round < rounds && fd_ >= 0; ++round) {
     iovec iov{scratch, scratch_size};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
     msghdr mh{};
@@ -252,14 +254,15 @@ void WsClientConn::OnReadable(Handler& h, char* scratch, size_t scratch_size) {
     ssize_t n = ::recvmsg(fd_, &mh, 0);
     if (n == 0) {
       Fail(h, "eof");
-      return;
+      return total;
     }
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       if (errno == EINTR) continue;
       Fail(h, std::string("recv: ") + std::strerror(errno));
-      return;
+      return total;
     }
+    total += static_cast<size_t>(n);
     int64_t now_us = RealtimeMicros();
     int64_t rx_us = now_us;
     for (cmsghdr* cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
@@ -280,10 +283,10 @@ void WsClientConn::OnReadable(Handler& h, char* scratch, size_t scratch_size) {
     size_t used = 0;
     if (state_ == State::kHandshake) {
       used = ParseHandshake(h, data, len);
-      if (fd_ < 0) return;
+      if (fd_ < 0) return total;
     }
     if (state_ == State::kOpen) used += ParseFrames(h, data + used, len - used, rx_us, now_us);
-    if (fd_ < 0) return;
+    if (fd_ < 0) return total;
     if (data == scratch) {
       if (used < len) in_.assign(data + used, len - used);
     } else {
@@ -293,6 +296,7 @@ void WsClientConn::OnReadable(Handler& h, char* scratch, size_t scratch_size) {
     if (static_cast<size_t>(n) < scratch_size) break;
   }
   if (!out_.empty()) Flush(h);
+  return total;
 }
 
 }  // namespace coderef::bench

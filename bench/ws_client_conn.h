@@ -42,13 +42,17 @@ class WsClientConn {
   // Starts a non-blocking connect to ip:port from source address `src_ip`
   // (empty: any). Returns false (with errno set) when the socket could not
   // even be created or bound.
+  // `rcvbuf` > 0 sets SO_RCVBUF first (a small one makes a slow reader's
+  // backpressure reach the server sooner).
   bool Connect(const std::string& src_ip, const std::string& ip, int port,
-               const std::string& request);
+               const std::string& request, int rcvbuf = 0);
 
   // Readiness callbacks. `scratch` is a large buffer shared by all
   // connections of a loop.
   void OnWritable(Handler& h);
-  void OnReadable(Handler& h, char* scratch, size_t scratch_size);
+  // Reads up to `rounds` times (scratch_size bytes each); returns the bytes
+  // read.
+  size_t OnReadable(Handler& h, char* scratch, size_t scratch_size, int rounds = 4);
 
   // Queues a masked text frame (e.g. {"type":"pong"}).
   void SendText(std::string_view payload);

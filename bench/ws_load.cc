@@ -100,6 +100,10 @@ struct Options {
   double timeout_s = 300;
   bool app_pong = false;
   bool busy_poll = false;
+  // A slow reader: each open connection reads at most this many bytes per
+  // second (0: as fast as it can), with SO_RCVBUF `rcvbuf` (0: default).
+  double read_bytes_per_s = 0;
+  int rcvbuf = 0;
   std::string ready_file;
   std::string saves_file;
   std::string out_file;
@@ -160,7 +164,7 @@ class Loop final : public WsClientConn::Handler {
       conns_[static_cast<size_t>(i)] = std::make_unique<WsClientConn>();
       conns_[static_cast<size_t>(i)]->index = static_cast<uint32_t>(i);
     }
-    interest_out_.assign(static_cast<size_t>(count), true);
+    interest_.assign(static_cast<size_t>(count), EPOLLOUT | EPOLLIN);
     scratch_.resize(256 * 1024);
     std::string origin = o.origin.empty() ? "http://" + o.host + ":" + std::to_string(o.port) : o.origin;
     std::mt19937_64 rng(static_cast<uint64_t>(NowUs()) ^ static_cast<uint64_t>(thread_index));
@@ -188,7 +192,9 @@ class Loop final : public WsClientConn::Handler {
         connect_end_us_ = NowUs();
         connect_phases_left->fetch_sub(1);
       }
-      int n = ::epoll_wait(ep_, evs.data(), static_cast<int>(evs.size()), o_.busy_poll && connect_done ? 0 : 50);
+      const bool throttled = o_.read_bytes_per_s > 0;
+      int n = ::epoll_wait(ep_, evs.data(), static_cast<int>(evs.size()),
+                           throttled ? 5 : o_.busy_poll && connect_done ? 0 : 50);
       for (int i = 0; i < n; ++i) {
         auto* c = static_cast<WsClientConn*>(evs[static_cast<size_t>(i)].data.ptr);
         uint32_t e = evs[static_cast<size_t>(i)].events;
@@ -196,10 +202,13 @@ class Loop final : public WsClientConn::Handler {
         if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
           if (c->state() == WsClientConn::State::kConnecting || c->WantsWrite()) c->OnWritable(*this);
         }
-        if (c->fd() >= 0 && (e & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+        // A throttled connection, once open, reads on the clock (ReadThrottled).
+        const bool on_clock = throttled && c->state() == WsClientConn::State::kOpen;
+        if (c->fd() >= 0 && !on_clock && (e & (EPOLLIN | EPOLLERR | EPOLLHUP)))
           c->OnReadable(*this, scratch_.data(), scratch_.size());
         if (c->fd() >= 0) UpdateInterest(*c);
       }
+      if (throttled) ReadThrottled();
       if (o_.expect > 0 && connect_done && done_ + failed_ + abandoned_ >= count_ && opened_ > 0) {
         if (linger_until == 0) linger_until = MonoMs() + o_.linger_ms;
         if (MonoMs() >= linger_until) break;
@@ -303,7 +312,7 @@ class Loop final : public WsClientConn::Handler {
         o_.src_ips.empty() ? std::string()
                            : o_.src_ips[static_cast<size_t>(first_ + i) % o_.src_ips.size()];
     ++in_flight_;
-    if (!c.Connect(src, o_.host, o_.port, request_)) {
+    if (!c.Connect(src, o_.host, o_.port, request_, o_.rcvbuf)) {
       OnClosed(c, std::string("socket/bind/connect: ") + std::strerror(errno), false);
       return;
     }
@@ -311,15 +320,40 @@ class Loop final : public WsClientConn::Handler {
     ev.events = EPOLLOUT | EPOLLIN;
     ev.data.ptr = &c;
     ::epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd(), &ev);
-    interest_out_[c.index] = true;
+    interest_[c.index] = EPOLLOUT | EPOLLIN;
+  }
+
+  // Slow readers: every open connection may read read_bytes_per_s times
+  // the time since its last read (at most a tenth of a second's worth).
+  void ReadThrottled() {
+    const int64_t now = NowUs();
+    if (last_tick_us_ == 0) last_tick_us_ = now;
+    const double dt = static_cast<double>(now - last_tick_us_) / 1e6;
+    last_tick_us_ = now;
+    if (tokens_.size() != conns_.size()) tokens_.assign(conns_.size(), 0);
+    const double cap = std::max(1024.0, o_.read_bytes_per_s / 10);
+    for (size_t i = 0; i < conns_.size(); ++i) {
+      WsClientConn& c = *conns_[i];
+      if (c.fd() < 0 || c.state() != WsClientConn::State::kOpen) continue;
+      tokens_[i] = std::min(cap, tokens_[i] + dt * o_.read_bytes_per_s);
+      if (tokens_[i] < 512) continue;
+      size_t want = std::min(scratch_.size(), static_cast<size_t>(tokens_[i]));
+      tokens_[i] -= static_cast<double>(c.OnReadable(*this, scratch_.data(), want, 1));
+      if (c.fd() >= 0) UpdateInterest(c);
+    }
   }
 
   void UpdateInterest(WsClientConn& c) {
     bool want = c.WantsWrite();
-    if (interest_out_[c.index] == want) return;
-    interest_out_[c.index] = want;
+    // A throttled open connection is not woken for reading (ERR/HUP only).
+    const uint32_t in = o_.read_bytes_per_s > 0 && c.state() == WsClientConn::State::kOpen
+                            ? 0u
+                            : static_cast<uint32_t>(EPOLLIN);
+    const uint32_t events = (want ? static_cast<uint32_t>(EPOLLOUT) : 0u) | in;
+    if (interest_[c.index] == events) return;
+    interest_[c.index] = events;
     epoll_event ev{};
-    ev.events = want ? (EPOLLIN | EPOLLOUT) : static_cast<uint32_t>(EPOLLIN);
+    ev.events = events;
     ev.data.ptr = &c;
     ::epoll_ctl(ep_, EPOLL_CTL_MOD, c.fd(), &ev);
   }
@@ -329,7 +363,9 @@ class Loop final : public WsClientConn::Handler {
   int ep_ = -1;
   std::vector<std::unique_ptr<WsClientConn>> conns_;
   std::vector<ClientStats> stats_;
-  std::vector<bool> interest_out_;
+  std::vector<uint32_t> interest_;  // epoll events registered per connection
+  std::vector<double> tokens_;       // throttled reading: bytes each may read now
+  int64_t last_tick_us_ = 0;
   std::vector<char> scratch_;
   std::string request_;
   int in_flight_ = 0, opened_ = 0, failed_ = 0, closed_after_open_ = 0, done_ = 0, abandoned_ = 0;
@@ -393,6 +429,9 @@ int Main(int argc, char** argv) {
                "once connected, poll epoll without sleeping: no message has to wake the loop (on "
                "loopback that wake-up runs on the sender's CPU and can preempt the server); "
                "spins one core per loop, so use it with one loop");
+  app.add_option("--read-bytes-per-s", o.read_bytes_per_s,
+                 "slow readers: each connection reads at most this many bytes per second (0: unlimited)");
+  app.add_option("--rcvbuf", o.rcvbuf, "SO_RCVBUF of every connection (0: the default)");
   app.add_flag("--app-pong", o.app_pong, "answer {\"type\":\"ping\"} with {\"type\":\"pong\"}");
   app.add_option("--ready-file", o.ready_file, "written once every connection attempt is settled");
   app.add_option("--saves", o.saves_file, "writer's log: project<TAB>file_path<TAB>save_unix_us per line");

@@ -49,6 +49,7 @@ class PullSink : public gateway::ClientSink {
       }
       core_->Written(id_, pull, n);
       taken += n;
+      taken_ += n;
       if (n < pull.bytes || taken == budget) break;
     }
     draining_ = false;
@@ -71,6 +72,8 @@ class PullSink : public gateway::ClientSink {
     close_reason = std::string(reason);
     core_->Finish(id_, gateway::WireFrame::Raw(gateway::WsCloseFrame(code, reason)));
   }
+  // What the simulated socket took, the peer has (and acknowledged).
+  Acks Acknowledged() const override { return Acks{taken_, true}; }
   std::string Describe() const override { return "pull-sink"; }
 
   gateway::ClientId id() const { return id_; }
@@ -129,6 +132,7 @@ class PullSink : public gateway::ClientSink {
   gateway::FanOut* core_;
   gateway::ClientId id_ = 0;
   bool draining_ = false;
+  uint64_t taken_ = 0;  // bytes the socket took, in all
   std::string stream_;  // bytes taken, not yet a whole frame
 };
 

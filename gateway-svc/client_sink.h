@@ -31,6 +31,15 @@ class ClientSink {
   // dropped, the close frame follows the one being written, if any). The
   // transport calls Hub::Disconnect when the connection is gone.
   virtual void Close(uint16_t code, std::string_view reason) = 0;
+  // What the peer's TCP has acknowledged of this connection: bytes in all,
+  // and whether that is everything written (the kernel's send queue is
+  // empty). The pong timeout asks this: a peer that keeps acknowledging is
+  // reading, however far behind; one that acknowledges nothing is dead.
+  struct Acks {
+    uint64_t bytes = 0;
+    bool all = true;
+  };
+  virtual Acks Acknowledged() const = 0;
   // For logs: the remote address.
   virtual std::string Describe() const = 0;
 };

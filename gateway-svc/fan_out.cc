@@ -158,7 +158,7 @@ void FanOut::Written(ClientId id, const Pull& pull, size_t n) {
   Client* c = Find(id);
   if (!c || pull.count == 0) return;
   const SteadyTime now = clock_->Now();
-  if (n > 0 && c->blocked) c->progress = c->drained = now;
+  if (n > 0 && c->blocked) c->progress = now;
   if (options_.metrics && n > 0) options_.metrics->bytes_out->Add(static_cast<int64_t>(n));
   size_t left = n, frames = 0;
   for (size_t i = 0; i < pull.count; ++i) {
@@ -221,10 +221,9 @@ std::optional<SteadyTime> FanOut::CheckStuck(std::vector<ClientId>* stuck) {
   return next;
 }
 
-std::optional<SteadyTime> FanOut::last_drain(ClientId id) const {
+bool FanOut::Idle(ClientId id) const {
   const Client* c = Find(id);
-  if (!c) return std::nullopt;
-  return c->drained;
+  return !c || !HasWork(*c);
 }
 
 uint64_t FanOut::cursor(ClientId id) const {

@@ -16,11 +16,7 @@
 // fetched there instead).
 //
 // Stuck detection: a client whose socket accepts nothing for `stuck` while
-// data waits is reported by CheckStuck. A full socket that drains (takes
-// bytes again) proves the peer reads: last_drain() is what the pong timeout
-// asks about, so a slow reader whose socket keeps taking data is never taken
-// for a dead one, while a dead idle peer (whose kernel buffer still takes a
-// few small pings) is.
+// data waits is reported by CheckStuck.
 //
 // Thread-safety: none; every method runs on the io thread.
 #pragma once
@@ -129,9 +125,8 @@ class FanOut {
   // waited are appended to *stuck (the caller closes them; they stay until
   // Remove). Returns when the next check is due, if any client is blocked.
   std::optional<SteadyTime> CheckStuck(std::vector<ClientId>* stuck);
-  // When the client's socket last took bytes after having been full (the
-  // peer read), if ever.
-  std::optional<SteadyTime> last_drain(ClientId id) const;
+  // Nothing waits to be written to the client (it took everything).
+  bool Idle(ClientId id) const;
   // The client's next needed seq, and the epoch it refers to.
   uint64_t cursor(ClientId id) const;
   const std::string& epoch(ClientId id) const;
@@ -162,7 +157,6 @@ class FanOut {
     bool blocked = false;      // the socket did not take all it was offered
     bool finished = false;     // closing: only the close frame goes out
     SteadyTime progress{};     // blocked: when it blocked or last took bytes
-    SteadyTime drained{};      // last bytes taken after a full socket
   };
 
   Client* Find(ClientId id);

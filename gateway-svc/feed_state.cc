@@ -18,7 +18,10 @@ std::string_view WatcherStateName(WatcherState s) {
 }
 
 FeedState::FeedState(size_t history, FrameFactory factory, GatewayMetrics* metrics)
-    : factory_(std::move(factory)), metrics_(metrics), history_(history) {}
+    : factory_(std::move(factory)),
+      metrics_(metrics),
+      history_(std::max(history, kMinRing)),
+      history_limit_(history) {}
 
 void FeedState::Reset(std::string epoch, uint64_t seq, std::vector<v1::Item> items) {
   replica_.Reset(std::move(epoch), seq, std::move(items));

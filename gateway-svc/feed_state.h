@@ -6,6 +6,7 @@
 // Thread-safety: none; owned by the io thread.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -27,7 +28,13 @@ std::string_view WatcherStateName(WatcherState s);
 
 class FeedState {
  public:
-  // `metrics` must outlive the state.
+  // The ring always holds at least this many events (one slice of the feed,
+  // server.cc DrainFeed), so a live client never falls out of it between
+  // two writes, whatever --history.
+  static constexpr size_t kMinRing = 64;
+
+  // `history`: how far back a resume may reach (--history). `metrics` must
+  // outlive the state.
   FeedState(size_t history, FrameFactory factory, GatewayMetrics* metrics);
 
   // Replaces replica and history with a snapshot at (epoch, seq).
@@ -42,6 +49,12 @@ class FeedState {
 
   const Replica& replica() const { return replica_; }
   const HistoryRing& history() const { return history_; }
+  // The oldest position a resume is served from (--history events back, or
+  // the ring's base if later).
+  uint64_t resume_base() const {
+    const uint64_t seq = replica_.seq();
+    return std::max(history_.base_seq(), seq - std::min<uint64_t>(seq, history_limit_));
+  }
   const std::string& epoch() const { return replica_.epoch(); }
   uint64_t seq() const { return replica_.seq(); }
   WatcherState watcher() const { return watcher_; }
@@ -54,6 +67,7 @@ class FeedState {
   GatewayMetrics* metrics_;
   Replica replica_;
   HistoryRing history_;
+  size_t history_limit_;
   WatcherState watcher_ = WatcherState::kUnknown;
 };
 

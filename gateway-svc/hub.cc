@@ -87,23 +87,25 @@ void Hub::OnSnapshot(std::string epoch, uint64_t seq, std::vector<v1::Item> item
   UpdateGauges();
 }
 
-size_t Hub::OnEvents(std::vector<ReceivedEvent>&& run) {
-  size_t bytes = 0;
-  for (ReceivedEvent& e : run) {
-    if (!state_.Ingest(std::move(e))) continue;
-    bytes += state_.history().At(state_.seq())
-                 ? state_.history().At(state_.seq())->frame->wire().size()
-                 : 0;
-  }
-  fan_out_.Published();
-  UpdateGauges();
-  return bytes;
+size_t Hub::Ingest(ReceivedEvent&& received) {
+  if (!state_.Ingest(std::move(received))) return 0;
+  const HistoryEntry* e = state_.history().At(state_.seq());
+  return e ? e->frame->wire().size() : 0;
 }
 
-size_t Hub::OnEvent(ReceivedEvent&& received) {
-  std::vector<ReceivedEvent> run;
-  run.push_back(std::move(received));
-  return OnEvents(std::move(run));
+void Hub::Publish() {
+  fan_out_.Published();
+  UpdateGauges();
+}
+
+void Hub::OnEvents(std::vector<ReceivedEvent>&& run) {
+  for (ReceivedEvent& e : run) Ingest(std::move(e));
+  Publish();
+}
+
+void Hub::OnEvent(ReceivedEvent&& received) {
+  Ingest(std::move(received));
+  Publish();
 }
 
 void Hub::OnWatcherDown() {
@@ -174,7 +176,7 @@ Hub::ClientId Hub::Connect(std::shared_ptr<ClientSink> sink, ConnectRequest requ
   gw.has_state = state_.replica().has_snapshot();
   gw.epoch = state_.epoch();
   gw.seq = state_.seq();
-  gw.history_base = state_.history().base_seq();
+  gw.history_base = state_.resume_base();
   ResumeDecision d = DecideResume(request.resume, gw);
 
   uint64_t hello_seq = d.position;
@@ -205,7 +207,7 @@ Hub::ClientId Hub::Connect(std::shared_ptr<ClientSink> sink, ConnectRequest requ
         .Kv("since", request.resume.since)
         .Kv("epoch", state_.epoch())
         .Kv("seq", state_.seq())
-        .Kv("history_base", state_.history().base_seq());
+        .Kv("history_base", state_.resume_base());
     Resync(id, d.reason);
   }
   LogDebug("client.open")
@@ -279,7 +281,7 @@ void Hub::PingAll() {
     Send(id, frame);
     if (c.pong.awaiting()) continue;  // its deadline stands
     c.sink->Ping();
-    c.pong.Sent(clock_->Now());
+    c.pong.Sent(clock_->Now(), c.sink->Acknowledged().bytes);
   }
 }
 
@@ -290,14 +292,14 @@ std::optional<SteadyTime> Hub::CheckTimeouts() {
   for (auto& [id, c] : clients_) {
     if (c.closing) continue;
     std::optional<SteadyTime> due;
-    auto drained = fan_out_.last_drain(id);
-    if (c.pong.Check(now, timeout, drained.value_or(SteadyTime{}), &due) ==
+    const ClientSink::Acks acks = c.sink->Acknowledged();
+    if (c.pong.Check(now, timeout, acks.bytes, acks.all && fan_out_.Idle(id), &due) ==
         PongWatch::Verdict::kDead) {
       LogWarn("client.pong_timeout")
           .Kv("client", id)
           .Kv("remote", c.sink->Describe())
-          .Kv("reason", "no pong within --pong-timeout-ms and the socket has not drained since "
-                        "the ping; closing 1008");
+          .Kv("reason", "no pong within --pong-timeout-ms, and the peer has the ping or "
+                        "acknowledged nothing since; closing 1008");
       Drop(id, c, 1008, "pong timeout");
       continue;
     }

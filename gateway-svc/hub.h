@@ -60,11 +60,16 @@ class Hub final : private GapHandler {
   void Apply(std::vector<FeedUpdate>&& updates);
   void OnSnapshot(std::string epoch, uint64_t seq, std::vector<v1::Item> items,
                   SnapshotCause cause);
-  // Appends a run of consecutive events to the history and wakes the
-  // clients that want them. Returns the bytes of the frames appended (0 for
-  // an event that was not applied), so the caller can size its slices.
-  size_t OnEvents(std::vector<ReceivedEvent>&& run);
-  size_t OnEvent(ReceivedEvent&& received);
+  // Appends the next event to the replica and the history; clients learn of
+  // it at the next Publish. Returns the bytes of its frame (0 when it was
+  // not applied), so the caller can size its slices.
+  size_t Ingest(ReceivedEvent&& received);
+  // Wakes the clients that have something new to write (once per slice of
+  // events: each then writes the slice with one sendmsg).
+  void Publish();
+  // Ingest each, then Publish.
+  void OnEvents(std::vector<ReceivedEvent>&& run);
+  void OnEvent(ReceivedEvent&& received);
   void OnWatcherDown();
   // `restart`: a new watcher process that kept the epoch (announced to
   // clients even when the watcher was never seen down).

@@ -88,9 +88,9 @@ HttpResponse RestApi::Handle(const HttpRequest& request) const {
   const QueryParams& q = target.query;
   HttpResponse resp;
   if (p == "/orchestrator/projects") resp = Projects(q);
-  else if (p == "/orchestrator/plans") resp = Plans(q);
-  else if (p == "/orchestrator/stubs") resp = Stubs(q);
-  else if (p == "/orchestrator/workorders") resp = Workorders(q);
+  else if (p == "/orchestrator/plans") resp = List(v1::KIND_PLAN, "plans", q);
+  else if (p == "/orchestrator/stubs") resp = List(v1::KIND_STUB, "stubs", q);
+  else if (p == "/orchestrator/workorders") resp = List(v1::KIND_WORKORDER, "workorders", q);
   else if (p == "/orchestrator/workorder-log") resp = WorkorderLog(q);
   else if (p == "/orchestrator/stats") resp = Stats();
   else if (p == "/orchestrator/file") resp = File(q);
@@ -191,101 +191,76 @@ HttpResponse RestApi::Projects(const QueryParams& q) const {
   return resp;
 }
 
-HttpResponse RestApi::Plans(const QueryParams& q) const {
-  std::string project;
-  bool has_project = false;
-  HttpResponse error;
-  if (!ResolveProject(q, &project, &has_project, &error)) return error;
-  double stale_days = -1;
-  if (!ParseDays(q.Get("stale"), &stale_days)) return Error(400, "stale must be a number of days");
-  auto location = q.Get("location");
+bool RestApi::ListFilter(v1::Kind kind, const QueryParams& q, ItemFilter* keep,
+                         HttpResponse* error) const {
   auto status = q.Get("status");
-  int64_t now_ms = clock_->UnixMicros() / 1000;
-  const Replica& r = hub_->replica();
-  HttpResponse resp;
-  JsonWriter w(&resp.body);
-  w.BeginObject();
-  w.Key("plans");
-  w.BeginArray();
-  uint64_t n = 0;
-  for (const auto& [key, item] : r.items(v1::KIND_PLAN)) {
-    if (has_project && item.project() != project) continue;
-    if (!Matches(location, item.location())) continue;
-    std::string_view st = item.plan().status().empty() ? std::string_view("unknown")
-                                                        : std::string_view(item.plan().status());
-    if (!Matches(status, st)) continue;
-    if (stale_days >= 0) {
-      double age_days = static_cast<double>(now_ms - item.last_modified_ms()) / 86'400'000.0;
-      if (age_days < stale_days) continue;
+  auto location = q.Get("location");
+  switch (kind) {
+    case v1::KIND_PLAN: {
+      double stale_days = -1;
+      if (!ParseDays(q.Get("stale"), &stale_days)) {
+        *error = Error(400, "stale must be a number of days");
+        return false;
+      }
+      const int64_t now_ms = clock_->UnixMicros() / 1000;
+      *keep = [=](const v1::Item& item) {
+        std::string_view st = item.plan().status().empty()
+                                  ? std::string_view("unknown")
+                                  : std::string_view(item.plan().status());
+        if (!Matches(location, item.location()) || !Matches(status, st)) return false;
+        if (stale_days < 0) return true;
+        return static_cast<double>(now_ms - item.last_modified_ms()) / 86'400'000.0 >= stale_days;
+      };
+      return true;
     }
-    w.BeginObject();
-    WriteItemMembers(w, item, r.ProjectName(item.project()));
-    w.EndObject();
-    ++n;
+    case v1::KIND_STUB: {
+      auto priority = q.Get("priority");
+      auto category = q.Get("category");
+      *keep = [=](const v1::Item& item) {
+        const auto& d = item.stub();
+        return Matches(priority, d.priority()) && Matches(category, d.category()) &&
+               Matches(status, d.status()) && Matches(location, item.location());
+      };
+      return true;
+    }
+    case v1::KIND_WORKORDER: {
+      std::string source = q.Get("source").value_or("handoff");
+      if (source.empty()) source = "handoff";
+      if (source != "handoff" && source != "log" && source != "all") {
+        *error = Error(400, "source must be handoff, log or all");
+        return false;
+      }
+      *keep = [=](const v1::Item& item) {
+        return (source == "all" || item.workorder().source() == source) &&
+               Matches(status, item.workorder().status());
+      };
+      return true;
+    }
+    default:
+      *error = Error(404, "not found");
+      return false;
   }
-  w.EndArray();
-  w.UInt("total", n);
-  w.EndObject();
-  Stamp(&resp.body);
-  return resp;
 }
 
-HttpResponse RestApi::Stubs(const QueryParams& q) const {
+// The three list endpoints (plans, stubs, workorders): one loop over the
+// replica's items of `kind`, filtered by project and the kind's parameters.
+HttpResponse RestApi::List(v1::Kind kind, std::string_view key, const QueryParams& q) const {
   std::string project;
   bool has_project = false;
   HttpResponse error;
   if (!ResolveProject(q, &project, &has_project, &error)) return error;
-  auto priority = q.Get("priority");
-  auto category = q.Get("category");
-  auto status = q.Get("status");
-  auto location = q.Get("location");
+  ItemFilter keep;
+  if (!ListFilter(kind, q, &keep, &error)) return error;
   const Replica& r = hub_->replica();
   HttpResponse resp;
   JsonWriter w(&resp.body);
   w.BeginObject();
-  w.Key("stubs");
+  w.Key(key);
   w.BeginArray();
   uint64_t n = 0;
-  for (const auto& [key, item] : r.items(v1::KIND_STUB)) {
+  for (const auto& [k, item] : r.items(kind)) {
     if (has_project && item.project() != project) continue;
-    const auto& d = item.stub();
-    if (!Matches(priority, d.priority()) || !Matches(category, d.category()) ||
-        !Matches(status, d.status()) || !Matches(location, item.location()))
-      continue;
-    w.BeginObject();
-    WriteItemMembers(w, item, r.ProjectName(item.project()));
-    w.EndObject();
-    ++n;
-  }
-  w.EndArray();
-  w.UInt("total", n);
-  w.EndObject();
-  Stamp(&resp.body);
-  return resp;
-}
-
-HttpResponse RestApi::Workorders(const QueryParams& q) const {
-  std::string project;
-  bool has_project = false;
-  HttpResponse error;
-  if (!ResolveProject(q, &project, &has_project, &error)) return error;
-  auto status = q.Get("status");
-  std::string source = q.Get("source").value_or("handoff");
-  if (source.empty()) source = "handoff";
-  if (source != "handoff" && source != "log" && source != "all")
-    return Error(400, "source must be handoff, log or all");
-  const Replica& r = hub_->replica();
-  HttpResponse resp;
-  JsonWriter w(&resp.body);
-  w.BeginObject();
-  w.Key("workorders");
-  w.BeginArray();
-  uint64_t n = 0;
-  for (const auto& [key, item] : r.items(v1::KIND_WORKORDER)) {
-    if (has_project && item.project() != project) continue;
-    const std::string& src = item.workorder().source();
-    if (source != "all" && src != source) continue;
-    if (!Matches(status, item.workorder().status())) continue;
+    if (!keep(item)) continue;
     w.BeginObject();
     WriteItemMembers(w, item, r.ProjectName(item.project()));
     w.EndObject();

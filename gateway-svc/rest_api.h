@@ -7,7 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "common/clock.h"
 #include "gateway-svc/gateway_metrics.h"
@@ -28,9 +30,15 @@ class RestApi {
 
  private:
   HttpResponse Projects(const QueryParams& q) const;
-  HttpResponse Plans(const QueryParams& q) const;
-  HttpResponse Stubs(const QueryParams& q) const;
-  HttpResponse Workorders(const QueryParams& q) const;
+  // Which items of a list endpoint to show, from its parameters.
+  using ItemFilter = std::function<bool(const v1::Item&)>;
+  // plans, stubs and workorders: the items of `kind` under `key`.
+  HttpResponse List(v1::Kind kind, std::string_view key, const QueryParams& q) const;
+  // The kind's own filter (plans: location, status, stale; stubs: priority,
+  // category, status, location; workorders: source, status); false with a
+  // 400 in *error for a bad parameter.
+  bool ListFilter(v1::Kind kind, const QueryParams& q, ItemFilter* keep,
+                  HttpResponse* error) const;
   HttpResponse WorkorderLog(const QueryParams& q) const;
   HttpResponse Stats() const;
   HttpResponse File(const QueryParams& q) const;

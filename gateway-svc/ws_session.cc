@@ -1,5 +1,7 @@
 #include "gateway-svc/ws_session.h"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -55,6 +57,17 @@ void WsSession::Write(const FramePtr& frame) {
 
 void WsSession::Close(uint16_t code, std::string_view reason) { StartClose(code, reason); }
 
+// The kernel's send queue (SIOCOUTQ) holds what was written and not yet
+// acknowledged by the peer.
+WsSession::Acks WsSession::Acknowledged() const {
+  int unacked = 0;
+  if (state_ == State::kGone ||
+      ::ioctl(const_cast<Socket&>(socket_).native_handle(), SIOCOUTQ, &unacked) != 0)
+    unacked = 0;
+  const uint64_t pending = std::min<uint64_t>(written_, static_cast<uint64_t>(std::max(unacked, 0)));
+  return Acks{written_ - pending, pending == 0};
+}
+
 std::string WsSession::Describe() const { return RemoteAddress(socket_); }
 
 void WsSession::ArmWrite() {
@@ -94,6 +107,7 @@ void WsSession::Flush() {
       return;
     }
     const size_t sent = n > 0 ? static_cast<size_t>(n) : 0;
+    written_ += sent;
     core.Written(id_, pull, sent);
     if (sent < pull.bytes) {
       // The socket is full: what is left stays in the core (the client's

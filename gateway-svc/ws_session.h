@@ -55,6 +55,7 @@ class WsSession final : public ClientSink, public std::enable_shared_from_this<W
   void Wake() override;
   void Ping() override;
   void Close(uint16_t code, std::string_view reason) override;
+  Acks Acknowledged() const override;
   std::string Describe() const override;
 
  private:
@@ -91,6 +92,7 @@ class WsSession final : public ClientSink, public std::enable_shared_from_this<W
   bool write_armed_ = false;
   bool flushing_ = false;
   bool gone_posted_ = false;  // a failure is being reported: nothing more is written
+  uint64_t written_ = 0;      // bytes the socket took, in all
   // After the last byte is written, close the socket (the answer to a
   // client's close has gone out).
   bool shut_after_write_ = false;

@@ -4,7 +4,7 @@
 // reader of client frames (WsReader) that enforces masking, no reserved bits
 // or opcodes, control-frame rules, 64 KiB messages, UTF-8 text and valid
 // close codes. WsReader is ours rather than hybi13's consume(): 168 bytes of
-// processor state per idle connection against 88, a heap message per client
+// processor state per idle connection against 80, a heap message per client
 // frame, and no close-code checks (websocketpp does those in its connection,
 // which the gateway does not use); docs/ARCHITECTURE.md, "Gateway transport".
 // Thread-safety: WireFrame is immutable; a WsReader belongs to one

@@ -3,13 +3,14 @@
 # gateway-svc) against the Node.js peer (bench/peers/node), side by side on
 # this machine, with the same load client. See docs/PERFORMANCE.md.
 #
-#   scripts/bench.sh                 full run: 6 scenarios, tables, JSON in bench/results/,
+#   scripts/bench.sh                 full run: 7 scenarios, tables, JSON in bench/results/,
 #                                    exit 1 when a performance target is missed
 #   scripts/bench.sh --smoke         small sizes (< ~60 s): checks that it runs and that
 #                                    nothing is lost or duplicated; no performance thresholds
 #   scripts/bench.sh --report-only   full run, exit 0 even when a target is missed
 #   scripts/bench.sh --update-docs   also write the table into docs/PERFORMANCE.md
-#   scripts/bench.sh --scenarios lone,burst   a subset (lone, burst, idle, ingest, scale)
+#   scripts/bench.sh --scenarios lone,burst   a subset (lone, burst, idle, ingest, scale, slow, http)
+#   scripts/bench.sh --baseline-build-dir DIR also run the burst with the binaries in DIR (before/after)
 #   scripts/bench.sh --no-peer       ours only
 #
 # Environment: JOBS=2 (build parallelism), SKIP_BUILD=1 (use the existing

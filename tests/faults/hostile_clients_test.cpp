@@ -554,8 +554,8 @@ TEST_F(HostileClientTest, SlowlorisHandshakesAreCutOffAndOthersStillConnect) {
   ExpectBystanderFollows("after slowloris");
 }
 
-TEST_F(HostileClientTest, ClientsThatNeverReadAreDroppedAloneAndNothingIsLostForOthers) {
-  StartGateway({"--max-queue-bytes", "262144"});
+TEST_F(HostileClientTest, ClientsThatNeverReadAreDroppedAloneAfterStuckMsAndNothingIsLostForOthers) {
+  StartGateway({"--max-queue-bytes", "262144", "--stuck-ms", "500"});
   constexpr int kSlow = 4;
   std::vector<std::unique_ptr<WsClient>> slow;
   for (int i = 0; i < kSlow; ++i) {
@@ -570,16 +570,17 @@ TEST_F(HostileClientTest, ClientsThatNeverReadAreDroppedAloneAndNothingIsLostFor
     while (!stop) bystander_->Pump(50);
   });
   // ~4 KiB events (a long status is part of the event JSON) until every
-  // slow client is dropped, at most 40 rounds of 50 changes.
+  // client that never reads is dropped (its socket fills, then takes nothing
+  // for --stuck-ms), at most 40 rounds of 50 changes.
   std::string big(4000, 's');
-  for (int round = 0; round < 40 && g().Metric("coderef_gateway_slow_client_disconnects_total") < kSlow; ++round) {
+  for (int round = 0; round < 40 && g().Metric("coderef_gateway_stuck_client_disconnects_total") < kSlow; ++round) {
     for (int i = 0; i < 50; ++i) ws_.WritePlan("big" + std::to_string(i), big + std::to_string(round));
     WaitFor([&] { return RestPlans(g(), "alpha") == DiskPlans(ws_.root()); }, 5000ms);
   }
   stop = true;
   reader.join();
-  EXPECT_EQ(g().Metric("coderef_gateway_slow_client_disconnects_total"), kSlow);
-  EXPECT_NE(g().Log().find("client.slow"), std::string::npos);
+  EXPECT_EQ(g().Metric("coderef_gateway_stuck_client_disconnects_total"), kSlow);
+  EXPECT_NE(g().Log().find("client.stuck"), std::string::npos);
   EXPECT_TRUE(WaitFor([&] { return g().Metric("coderef_gateway_clients") == 1; }, 10000ms))
       << "the slow ones are really gone";
   ExpectBystanderFollows("after slow clients");

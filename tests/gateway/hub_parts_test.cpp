@@ -61,35 +61,40 @@ TEST(FloodWindow, AllowsTheLimitPerSecondThenRefusesUntilTheNextSecond) {
   EXPECT_EQ(w.frames(), 1);
 }
 
-TEST(PongWatch, DeadOnlyWhenUnansweredAndTheSocketHasNotDrainedSince) {
+TEST(PongWatch, DeadWhenThePeerHasThePingOrAcknowledgedNothingSince) {
   const SteadyTime t{std::chrono::hours(1)};
   const Millis timeout(100);
   std::optional<SteadyTime> due;
   PongWatch idle;
-  EXPECT_EQ(idle.Check(t, timeout, SteadyTime{}, &due), PongWatch::Verdict::kFine);
+  EXPECT_EQ(idle.Check(t, timeout, 0, true, &due), PongWatch::Verdict::kFine);
   EXPECT_FALSE(due.has_value()) << "no ping out: nothing to check";
 
   PongWatch w;
-  w.Sent(t);
+  w.Sent(t, 1000);
   EXPECT_TRUE(w.awaiting());
-  EXPECT_EQ(w.Check(t + Millis(50), timeout, SteadyTime{}, &due), PongWatch::Verdict::kFine);
+  EXPECT_EQ(w.Check(t + Millis(50), timeout, 1000, false, &due), PongWatch::Verdict::kFine);
   EXPECT_EQ(due, t + timeout);
-  EXPECT_EQ(w.Check(t + timeout, timeout, t, &due), PongWatch::Verdict::kDead)
-      << "drained last at the ping itself: nothing since";
+  EXPECT_EQ(w.Check(t + timeout, timeout, 1000, false, &due), PongWatch::Verdict::kDead)
+      << "acknowledged nothing since the ping";
+
+  PongWatch ignoring;
+  ignoring.Sent(t, 1000);
+  EXPECT_EQ(ignoring.Check(t + timeout, timeout, 1002, true, &due), PongWatch::Verdict::kDead)
+      << "it has the ping (all acknowledged, nothing waiting) and did not answer";
 
   PongWatch slow;
-  slow.Sent(t);
+  slow.Sent(t, 1000);
   due.reset();
-  EXPECT_EQ(slow.Check(t + timeout, timeout, t + Millis(70), &due), PongWatch::Verdict::kFine)
-      << "its socket drained after the ping: a slow reader, alive";
+  EXPECT_EQ(slow.Check(t + timeout, timeout, 40000, false, &due), PongWatch::Verdict::kFine)
+      << "acknowledging the backlog before the ping: a slow reader, alive";
   EXPECT_EQ(due, t + timeout + timeout) << "asked again one timeout later";
-  EXPECT_EQ(slow.Check(t + 2 * timeout, timeout, t + Millis(70), &due), PongWatch::Verdict::kDead)
+  EXPECT_EQ(slow.Check(t + 2 * timeout, timeout, 40000, false, &due), PongWatch::Verdict::kDead)
       << "and nothing since then";
 
   PongWatch answered;
-  answered.Sent(t);
+  answered.Sent(t, 0);
   answered.Answered();
-  EXPECT_EQ(answered.Check(t + 5 * timeout, timeout, SteadyTime{}, &due), PongWatch::Verdict::kFine);
+  EXPECT_EQ(answered.Check(t + 5 * timeout, timeout, 0, true, &due), PongWatch::Verdict::kFine);
 }
 
 }  // namespace

@@ -285,9 +285,13 @@ TEST_F(GatewayIT, ResumeOnAnotherGatewayIsGapFree) {
 }
 
 // PROTOCOL, slow and stuck clients: a reader slower than a burst is paced
-// from the history, never closed or resynced, whatever --max-queue-bytes.
+// from the history, never closed or resynced, whatever --max-queue-bytes;
+// and the pong timeout does not take it for dead while the pings wait
+// behind the backlog (pings every 300 ms, 1 s to answer, the reader needs
+// seconds to reach them).
 TEST_F(GatewayIT, ThrottledReaderGetsAFiveMegabyteBurstWithNoCloseAndNoResync) {
-  GatewayProcess& g = StartGateway({"--max-queue-bytes", "262144"});
+  GatewayProcess& g = StartGateway(
+      {"--max-queue-bytes", "262144", "--ping-ms", "300", "--pong-timeout-ms", "1000"});
   WsClient slow;
   WsClient::Options so = g.WsOptions();
   so.rcvbuf = 16384;
@@ -296,22 +300,25 @@ TEST_F(GatewayIT, ThrottledReaderGetsAFiveMegabyteBurstWithNoCloseAndNoResync) {
   ASSERT_EQ(hello.value("type", ""), "hello") << hello.dump();
   auto fast = Client(g);
   constexpr uint64_t kEvents = 5000;
-  // The throttled reader: reads at roughly a tenth of the burst's rate.
+  // The throttled reader: reads at roughly a tenth of the burst's rate, and
+  // goes on reading (answering pings) until told to stop.
   std::vector<uint64_t> got;
   std::vector<std::string> others;
+  std::atomic<uint64_t> last_seen{0};
+  std::atomic<bool> stop{false};
   std::thread reader([&] {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    while (std::chrono::steady_clock::now() < deadline && !slow.closed()) {
+    while (!stop && !slow.closed()) {
       std::string msg;
-      if (slow.Next(&msg, 500) != WsClient::Result::kMessage) continue;
+      if (slow.Next(&msg, 100) != WsClient::Result::kMessage) continue;
       size_t at = msg.find("\",\"seq\":");
       if (msg.compare(0, 14, "{\"type\":\"stub_") != 0 || at == std::string::npos) {
         if (msg.find("\"type\":\"ping\"") == std::string::npos) others.push_back(msg.substr(0, 200));
         continue;
       }
       got.push_back(std::strtoull(msg.c_str() + at + 8, nullptr, 10));
-      if (got.back() >= kEvents) break;
-      if (got.size() % 8 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(3));
+      last_seen = got.back();
+      if (got.size() % 8 == 0 && got.back() < kEvents)
+        std::this_thread::sleep_for(std::chrono::milliseconds(3));
     }
   });
   std::string body(1000, 'x');
@@ -325,19 +332,24 @@ TEST_F(GatewayIT, ThrottledReaderGetsAFiveMegabyteBurstWithNoCloseAndNoResync) {
   const double publish_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::vector<uint64_t> fast_got = ReadEventsUntil(*fast, kEvents, 60000);
-  reader.join();
+  fast->SendClose(1000);  // done: it stops reading (and answering pings)
+  EXPECT_TRUE(WaitFor([&] { return last_seen.load() >= kEvents || slow.closed(); }, 120000));
   const double slow_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::fprintf(stderr, "burst of %llu events published in %.2f s; throttled reader done in %.2f s\n",
                static_cast<unsigned long long>(kEvents), publish_s, slow_s);
+  // Checked while the reader still reads: a client that stops reading and
+  // answering would rightly be closed by the pong timeout.
+  EXPECT_EQ(g.Metric("coderef_gateway_stuck_client_disconnects_total"), 0);
+  EXPECT_EQ(g.Metric("coderef_gateway_dropped_clients_total"), 0) << g.Log();
+  EXPECT_EQ(g.Metric("coderef_gateway_resyncs_total{reason=\"history_gap\"}"), 0);
+  EXPECT_GE(g.Metric("coderef_gateway_writes_queued_total"), 1) << "it was paced";
+  stop = true;
+  reader.join();
   EXPECT_EQ(fast_got, Range(1, kEvents));
   EXPECT_EQ(got, Range(1, kEvents)) << "every event, in order, to the throttled reader";
   EXPECT_TRUE(others.empty()) << "no resync or other message: " << (others.empty() ? "" : others[0]);
   EXPECT_FALSE(slow.closed()) << slow.close_code() << " " << slow.close_reason();
-  EXPECT_EQ(g.Metric("coderef_gateway_stuck_client_disconnects_total"), 0);
-  EXPECT_EQ(g.Metric("coderef_gateway_dropped_clients_total"), 0);
-  EXPECT_EQ(g.Metric("coderef_gateway_resyncs_total{reason=\"history_gap\"}"), 0);
-  EXPECT_GE(g.Metric("coderef_gateway_writes_queued_total"), 1) << "it was paced";
 }
 
 // A reader that never reads is closed after --stuck-ms, and nobody else

@@ -69,6 +69,20 @@ TEST(WsWireTest, CloseFramesCarryTheCodeAndACutReason) {
   EXPECT_TRUE(IsValidUtf8(f.substr(4)));
 }
 
+TEST(WsWireTest, ControlFramesAndLongTextFramesAreBuiltByTheProcessor) {
+  EXPECT_EQ(WsPingFrame(""), std::string("\x89\x00", 2));
+  EXPECT_EQ(WsPongFrame("are you there"), std::string("\x8a\x0d" "are you there", 15));
+  EXPECT_EQ(WsPongFrame(std::string(200, 'p')).size(), 2u + 125u) << "cut to a control frame's 125 bytes";
+  EXPECT_EQ(WsCloseFrame(0, "ignored"), std::string("\x88\x00", 2)) << "no code: an empty close";
+  EXPECT_EQ(WsCloseFrame(1005, "x").substr(0, 4), std::string("\x88\x03\x03\xf3", 4))
+      << "a code no peer may send becomes 1011";
+  std::string json = "{\"s\":\"" + std::string(70000, 'a') + "\"}";
+  FramePtr f = WireFrame::Text(json);
+  const auto& w = static_cast<const WireFrame&>(*f);
+  EXPECT_EQ(w.wire().substr(0, 10), WsFrameHeader(0x1, json.size()));
+  EXPECT_EQ(w.payload(), json);
+}
+
 TEST(WsWireTest, CloseCodesFollowRfc6455) {
   for (uint16_t ok : {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 4000, 4999})
     EXPECT_TRUE(WsValidCloseCode(ok)) << ok;
