@@ -95,14 +95,20 @@ Millis CloneSync::TimeUntilNextTick() const {
 
 void CloneSync::OnFeedMessage(v1::FeedMessage&& msg, int64_t received_us) {
   last_message_ = clock_->Now();
+  std::optional<WatcherRestart> restart;
+  if (msg.has_heartbeat()) restart = instance_.OnHeartbeat(msg.heartbeat());
+  if (liveness_ == Liveness::kUp && (restart || (up_pending_ && msg.has_heartbeat())))
+    EmitWatcherUp(msg, restart);
   if (liveness_ != Liveness::kUp) {
     bool was_down = liveness_ == Liveness::kDown;
     liveness_ = Liveness::kUp;
-    FeedUpdate u;
-    u.type = FeedUpdate::Type::kWatcherUp;
-    u.epoch = msg.has_event() ? msg.event().epoch() : msg.heartbeat().epoch();
-    out_.push_back(std::move(u));
-    if (was_down) LogInfo("feed.watcher_up").Kv("epoch", out_.back().epoch);
+    // Back on an event: watcher_up waits for the first heartbeat, which says
+    // whether this is a restart that kept the epoch.
+    up_pending_ = was_down && !msg.has_heartbeat();
+    if (!up_pending_) EmitWatcherUp(msg, restart);
+    if (was_down)
+      LogInfo("feed.watcher_up")
+          .Kv("epoch", msg.has_event() ? msg.event().epoch() : msg.heartbeat().epoch());
     // A request sent while the watcher was away may be lost: ask again now,
     // on a fresh socket.
     if (state_ == State::kAwaiting && was_down) {
@@ -111,6 +117,24 @@ void CloneSync::OnFeedMessage(v1::FeedMessage&& msg, int64_t received_us) {
     }
   }
   Dispatch(std::move(msg), received_us);
+}
+
+void CloneSync::EmitWatcherUp(const v1::FeedMessage& msg,
+                              const std::optional<WatcherRestart>& restart) {
+  up_pending_ = false;
+  FeedUpdate u;
+  u.type = FeedUpdate::Type::kWatcherUp;
+  u.epoch = msg.has_event() ? msg.event().epoch() : msg.heartbeat().epoch();
+  u.restart = restart;
+  if (restart) {
+    LogInfo("feed.watcher_restarted")
+        .Kv("epoch", u.epoch)
+        .Kv("instance", instance_.instance())
+        .Kv("changes", restart->changes)
+        .Kv("caught_up_seq", restart->caught_up_seq)
+        .Kv("reason", "a new watcher process resumed the same epoch: nothing to resync");
+  }
+  out_.push_back(std::move(u));
 }
 
 void CloneSync::Buffer(v1::FeedMessage&& msg, int64_t received_us) {
@@ -298,6 +322,7 @@ void CloneSync::Tick() {
   SteadyTime now = clock_->Now();
   if (liveness_ != Liveness::kDown && now - last_message_ > Millis(options_.watcher_timeout_ms)) {
     liveness_ = Liveness::kDown;
+    up_pending_ = false;
     LogWarn("feed.watcher_down")
         .Kv("silent_ms", static_cast<int64_t>(
                              std::chrono::duration_cast<Millis>(now - last_message_).count()))

@@ -7,13 +7,16 @@
 // fetched from the watcher's history, contract section 6, and only when the
 // watcher answers "gone" or cannot answer is a fresh snapshot taken) and new
 // epochs (a fresh snapshot), times out unanswered requests, and
-// watches the heartbeat (silence past the timeout: watcher down). Its output
+// watches the heartbeat (silence past the timeout: watcher down; a new
+// watcher process that kept the epoch: watcher_up with the restart, see
+// watcher_instance.h, whether or not it was seen down). Its output
 // is an ordered list of FeedUpdates for the io thread.
 // Thread-safety: none; owned by the feed thread. Time comes from a Clock, so
 // tests step it by hand.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +25,7 @@
 #include "common/clock.h"
 #include "gateway-svc/feed_update.h"
 #include "gateway-svc/gateway_metrics.h"
+#include "gateway-svc/watcher_instance.h"
 
 namespace coderef::gateway {
 
@@ -83,6 +87,7 @@ class CloneSync {
   void Dispatch(v1::FeedMessage&& msg, int64_t received_us);
   void Complete();
   void Buffer(v1::FeedMessage&& msg, int64_t received_us);
+  void EmitWatcherUp(const v1::FeedMessage& msg, const std::optional<WatcherRestart>& restart);
   void EmitEvent(v1::ChangeEvent&& ev, int64_t received_us);
 
   CloneSyncOptions options_;
@@ -113,6 +118,8 @@ class CloneSync {
   // Watchdog.
   SteadyTime last_message_{};
   enum class Liveness { kUnknown, kUp, kDown } liveness_ = Liveness::kUnknown;
+  bool up_pending_ = false;  // back on an event: watcher_up at the next heartbeat
+  WatcherInstance instance_;
 
   std::vector<FeedUpdate> out_;
 };

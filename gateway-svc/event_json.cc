@@ -215,12 +215,17 @@ std::string PongJson(int64_t ts_ms) {
 
 std::string WatcherDownJson() { return "{\"type\":\"watcher_down\"}"; }
 
-std::string WatcherUpJson(std::string_view epoch) {
+std::string WatcherUpJson(std::string_view epoch, const WatcherRestart* restart) {
   std::string out;
   JsonWriter w(&out);
   w.BeginObject();
   w.Str("type", "watcher_up");
   w.Str("epoch", epoch);
+  if (restart) {
+    w.Bool("restarted", true);
+    w.UInt("changes", restart->changes);
+    w.UInt("caught_up_seq", restart->caught_up_seq);
+  }
   w.EndObject();
   return out;
 }

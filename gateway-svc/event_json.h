@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "coderef/v1/feed.pb.h"
+#include "gateway-svc/feed_update.h"
 
 namespace coderef::gateway {
 
@@ -40,7 +41,9 @@ std::string ResyncJson(std::string_view reason, std::string_view epoch, uint64_t
 std::string PingJson(int64_t ts_ms);
 std::string PongJson(int64_t ts_ms);
 std::string WatcherDownJson();
-std::string WatcherUpJson(std::string_view epoch);
+// {"type":"watcher_up","epoch":E}; with `restart` (a watcher that resumed
+// epoch E) also "restarted":true, "changes":N, "caught_up_seq":S.
+std::string WatcherUpJson(std::string_view epoch, const WatcherRestart* restart = nullptr);
 std::string ErrorJson(std::string_view error);
 
 }  // namespace coderef::gateway

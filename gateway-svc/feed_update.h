@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,13 @@ enum class SnapshotCause {
 };
 std::string_view SnapshotCauseName(SnapshotCause c);
 
+// A watcher process that restarted and resumed its stored epoch (from its
+// heartbeats, watcher_instance.h): nothing to resync.
+struct WatcherRestart {
+  uint64_t changes = 0;        // changes made while it was down, published at start
+  uint64_t caught_up_seq = 0;  // the seq at which they are all out
+};
+
 struct ReceivedEvent {
   v1::ChangeEvent event;
   int64_t received_us = 0;  // Unix us when the feed thread received it
@@ -30,6 +38,7 @@ struct FeedUpdate {
   Type type = Type::kEvents;
   // kSnapshot
   std::string epoch;  // also kWatcherUp
+  std::optional<WatcherRestart> restart;  // kWatcherUp of a restarted watcher (same epoch)
   uint64_t seq = 0;
   std::vector<v1::Item> items;
   SnapshotCause cause = SnapshotCause::kInitial;

@@ -50,7 +50,7 @@ void Hub::Apply(std::vector<FeedUpdate>&& updates) {
         OnWatcherDown();
         break;
       case FeedUpdate::Type::kWatcherUp:
-        OnWatcherUp(u.epoch);
+        OnWatcherUp(u.epoch, u.restart);
         break;
     }
   }
@@ -115,12 +115,12 @@ void Hub::OnWatcherDown() {
   Broadcast(state_.factory()(WatcherDownJson()));
 }
 
-void Hub::OnWatcherUp(const std::string& epoch) {
+void Hub::OnWatcherUp(const std::string& epoch, const std::optional<WatcherRestart>& restart) {
   bool was_down = state_.watcher() == WatcherState::kDown;
-  if (!state_.SetWatcher(WatcherState::kUp)) return;
+  if (!state_.SetWatcher(WatcherState::kUp) && !restart) return;
   metrics_->watcher_up->Set(1);
-  LogInfo("watcher.up").Kv("epoch", epoch).Kv("was_down", was_down);
-  Broadcast(state_.factory()(WatcherUpJson(epoch)));
+  LogInfo("watcher.up").Kv("epoch", epoch).Kv("was_down", was_down).Kv("restarted", restart.has_value());
+  Broadcast(state_.factory()(WatcherUpJson(epoch, restart ? &*restart : nullptr)));
 }
 
 void Hub::Broadcast(const FramePtr& frame) {

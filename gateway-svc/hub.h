@@ -71,7 +71,9 @@ class Hub final : private GapHandler {
   void OnEvents(std::vector<ReceivedEvent>&& run);
   void OnEvent(ReceivedEvent&& received);
   void OnWatcherDown();
-  void OnWatcherUp(const std::string& epoch);
+  // `restart`: a new watcher process that kept the epoch (announced to
+  // clients even when the watcher was never seen down).
+  void OnWatcherUp(const std::string& epoch, const std::optional<WatcherRestart>& restart = {});
 
   // Client side. Connect queues hello (and any replay or resync) at once.
   ClientId Connect(std::shared_ptr<ClientSink> sink, ConnectRequest request);

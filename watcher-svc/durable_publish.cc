@@ -11,7 +11,14 @@ void ResumeFeed(Publisher& publisher, DurableState& durable, DurableState::Resum
     durable.Published(resume->resend);
     publisher.Send(&resume->resend);
   }
+  size_t changes = resume->missed.size();
   if (!resume->missed.empty()) PublishDurably(publisher, durable, &resume->missed, now_us);
+  // Heartbeats tell receivers this process resumed the epoch, how many
+  // changes made while it was down it published, and the seq at which they
+  // all are out. (A store that failed just now switched to a new epoch: that
+  // is no resume, receivers resync.)
+  if (resume->resumed && publisher.epoch() == resume->epoch)
+    publisher.SetRestart(changes, publisher.seq());
 }
 
 void PublishDurably(Publisher& publisher, DurableState& durable,

@@ -13,7 +13,9 @@ namespace coderef::watcher {
 
 // At start, after DurableState::Start: sets the publisher's epoch and seq,
 // re-sends the stored events that may not have gone out (with their seqs),
-// then publishes what changed while the watcher was down as one batch.
+// then publishes what changed while the watcher was down as one batch; a
+// resumed epoch is then announced in the heartbeats (Publisher::SetRestart:
+// how many changes, and the seq at which they are all out).
 void ResumeFeed(Publisher& publisher, DurableState& durable, DurableState::Resume* resume,
                 int64_t now_us);
 

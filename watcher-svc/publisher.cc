@@ -15,7 +15,8 @@ Publisher::Publisher(zmq::context_t& ctx, PublisherOptions options, const Clock&
       clock_(clock),
       pub_(ctx, zmq::socket_type::xpub),
       router_(ctx, zmq::socket_type::router),
-      epoch_(RandomHex(16)) {
+      epoch_(RandomHex(16)),
+      instance_(RandomHex(16)) {
   pub_.set(zmq::sockopt::sndhwm, options_.pub_hwm);
   pub_.set(zmq::sockopt::xpub_nodrop, 1);
   pub_.set(zmq::sockopt::linger, 1000);
@@ -111,6 +112,12 @@ void Publisher::SetEpoch(std::string epoch, uint64_t seq, uint64_t sent_seq) {
   seq_gauge_->Set(static_cast<int64_t>(seq_));
 }
 
+void Publisher::SetRestart(uint64_t changes, uint64_t caught_up_seq) {
+  resumed_ = true;
+  restart_changes_ = changes;
+  caught_up_seq_ = caught_up_seq;
+}
+
 void Publisher::Publish(std::vector<v1::ChangeEvent>* events, int64_t first_change_us) {
   Stamp(events, first_change_us);
   Send(events);
@@ -145,6 +152,12 @@ void Publisher::Heartbeat(uint32_t interval_ms) {
   hb->set_seq(seq_);  // goes out after every event up to seq_ (the outbox keeps order)
   hb->set_sent_us(clock_.UnixMicros());
   hb->set_interval_ms(interval_ms);
+  hb->set_instance(instance_);
+  if (resumed_) {
+    hb->set_resumed(true);
+    hb->set_restart_changes(restart_changes_);
+    hb->set_caught_up_seq(caught_up_seq_);
+  }
   // One heartbeat waiting is enough: a newer one replaces it.
   if (!outbox_.empty() && outbox_.back().seq == 0) outbox_.pop_back();
   Enqueue(std::string(kHeartbeatTopic), msg, 0);

@@ -58,6 +58,12 @@ class Publisher {
   // What waits in the outbox still goes out first, with its old epoch.
   // `sent_seq`: every event up to it went out already (default: all).
   void SetEpoch(std::string epoch, uint64_t seq, uint64_t sent_seq = UINT64_MAX);
+  // This process's random id, sent in every heartbeat (drawn at construction).
+  const std::string& instance() const { return instance_; }
+  // Marks this process as having resumed its stored epoch: heartbeats carry
+  // `changes` (what changed while it was down, published at start) and
+  // `caught_up_seq` (the seq at which that catch-up ended) from now on.
+  void SetRestart(uint64_t changes, uint64_t caught_up_seq);
   const std::string& pub_endpoint() const { return pub_bound_; }
   const std::string& snapshot_endpoint() const { return snapshot_bound_; }
   zmq::socket_t& router() { return router_; }
@@ -104,6 +110,10 @@ class Publisher {
   zmq::socket_t router_;
   std::string pub_bound_, snapshot_bound_;
   std::string epoch_;
+  std::string instance_;
+  bool resumed_ = false;
+  uint64_t restart_changes_ = 0;
+  uint64_t caught_up_seq_ = 0;
   uint64_t seq_ = 0;
   uint64_t sent_seq_ = 0;
   std::deque<Outgoing> outbox_;

@@ -279,6 +279,100 @@ TEST_F(CloneSyncTest, HeartbeatSilenceIsWatcherDownAndItsReturnIsUp) {
   EXPECT_TRUE(sync_.live()) << "same epoch, same seq: nothing lost";
 }
 
+// A heartbeat of watcher process `instance`; `resumed` with the restart diff.
+v1::FeedMessage InstanceHb(const std::string& epoch, uint64_t seq, const std::string& instance,
+                           bool resumed = false, uint64_t changes = 0, uint64_t caught_up = 0) {
+  v1::FeedMessage m = Hb(epoch, seq);
+  auto* hb = m.mutable_heartbeat();
+  hb->set_instance(instance);
+  hb->set_resumed(resumed);
+  hb->set_restart_changes(changes);
+  hb->set_caught_up_seq(caught_up);
+  return m;
+}
+
+TEST_F(CloneSyncTest, NewInstanceOfTheSameEpochIsARestartEvenWithoutWatcherDown) {
+  sync_.Start();
+  std::string id = TakeRequest();
+  sync_.OnFeedMessage(InstanceHb("E", 1, "i1"), 0);
+  sync_.OnSnapshotChunk(Chunk(id, "E", 1, 0, true));
+  auto first = sync_.TakeUpdates();
+  const FeedUpdate* up = Find(first, FeedUpdate::Type::kWatcherUp);
+  ASSERT_NE(up, nullptr);
+  EXPECT_FALSE(up->restart) << "the first instance seen is no restart";
+  sync_.OnFeedMessage(InstanceHb("E", 1, "i1"), 0);
+  EXPECT_TRUE(sync_.TakeUpdates().empty());
+  // SIGTERM + start within the watchdog: no silence, a new instance.
+  sync_.OnFeedMessage(Ev("E", 2), 0);
+  sync_.OnFeedMessage(Ev("E", 3), 0);
+  sync_.OnFeedMessage(Ev("E", 4), 0);
+  sync_.OnFeedMessage(InstanceHb("E", 4, "i2", true, 3, 4), 0);
+  auto updates = sync_.TakeUpdates();
+  up = Find(updates, FeedUpdate::Type::kWatcherUp);
+  ASSERT_NE(up, nullptr);
+  ASSERT_TRUE(up->restart);
+  EXPECT_EQ(up->epoch, "E");
+  EXPECT_EQ(up->restart->changes, 3u);
+  EXPECT_EQ(up->restart->caught_up_seq, 4u);
+  EXPECT_EQ(EventSeqs(updates), (std::vector<uint64_t>{2, 3, 4}));
+  EXPECT_EQ(Find(updates, FeedUpdate::Type::kSnapshot), nullptr) << "same epoch: nothing to resync";
+  EXPECT_TRUE(sync_.live());
+  // Its next heartbeats carry the same restart: reported once.
+  sync_.OnFeedMessage(InstanceHb("E", 4, "i2", true, 3, 4), 0);
+  EXPECT_TRUE(sync_.TakeUpdates().empty());
+}
+
+TEST_F(CloneSyncTest, RestartAfterWatcherDownWaitsForTheHeartbeatToSayWhichUp) {
+  sync_.Start();
+  std::string id = TakeRequest();
+  sync_.OnFeedMessage(InstanceHb("E", 1, "i1"), 0);
+  sync_.OnSnapshotChunk(Chunk(id, "E", 1, 0, true));
+  sync_.TakeUpdates();
+  clock_.Advance(Millis(3001));
+  sync_.Tick();
+  ASSERT_NE(Find(sync_.TakeUpdates(), FeedUpdate::Type::kWatcherDown), nullptr);
+  // Back with the missed change first, then its first heartbeat.
+  sync_.OnFeedMessage(Ev("E", 2), 0);
+  auto early = sync_.TakeUpdates();
+  EXPECT_EQ(Find(early, FeedUpdate::Type::kWatcherUp), nullptr) << "one watcher_up, at the heartbeat";
+  EXPECT_EQ(EventSeqs(early), (std::vector<uint64_t>{2}));
+  sync_.OnFeedMessage(InstanceHb("E", 2, "i2", true, 1, 2), 0);
+  auto updates = sync_.TakeUpdates();
+  ASSERT_EQ(updates.size(), 1u);
+  ASSERT_EQ(updates[0].type, FeedUpdate::Type::kWatcherUp);
+  ASSERT_TRUE(updates[0].restart);
+  EXPECT_EQ(updates[0].restart->changes, 1u);
+  EXPECT_EQ(updates[0].restart->caught_up_seq, 2u);
+}
+
+TEST_F(CloneSyncTest, NewInstanceWithANewEpochIsNoRestartButANewSnapshot) {
+  sync_.Start();
+  std::string id = TakeRequest();
+  sync_.OnFeedMessage(InstanceHb("E", 1, "i1"), 0);
+  sync_.OnSnapshotChunk(Chunk(id, "E", 1, 0, true));
+  sync_.TakeUpdates();
+  clock_.Advance(Millis(3001));
+  sync_.Tick();
+  sync_.TakeUpdates();
+  sync_.OnFeedMessage(InstanceHb("F", 0, "i2"), 0);
+  auto updates = sync_.TakeUpdates();
+  const FeedUpdate* up = Find(updates, FeedUpdate::Type::kWatcherUp);
+  ASSERT_NE(up, nullptr);
+  EXPECT_EQ(up->epoch, "F");
+  EXPECT_FALSE(up->restart);
+  EXPECT_FALSE(sync_.live()) << "a new epoch is re-snapshotted";
+}
+
+TEST_F(CloneSyncTest, WatcherWithoutInstanceIdsIsNeverARestart) {
+  sync_.Start();
+  std::string id = TakeRequest();
+  sync_.OnFeedMessage(Hb("E", 1), 0);
+  sync_.OnSnapshotChunk(Chunk(id, "E", 1, 0, true));
+  sync_.TakeUpdates();
+  sync_.OnFeedMessage(Hb("E", 1), 0);
+  EXPECT_TRUE(sync_.TakeUpdates().empty());
+}
+
 TEST_F(CloneSyncTest, UnansweredSnapshotIsAskedAgainOnAFreshSocket) {
   sync_.Start();
   std::string id = TakeRequest();

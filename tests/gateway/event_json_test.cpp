@@ -158,7 +158,13 @@ TEST(EventJson, ControlMessages) {
   EXPECT_EQ(r["seq"], 57);
   EXPECT_EQ(Parse(PingJson(1795000000123))["ts"], 1795000000123);
   EXPECT_EQ(Parse(WatcherDownJson())["type"], "watcher_down");
-  EXPECT_EQ(Parse(WatcherUpJson("9f2c"))["epoch"], "9f2c");
+  EXPECT_EQ(Parse(WatcherUpJson("9f2c")), json::parse(R"({"type":"watcher_up","epoch":"9f2c"})"))
+      << "a plain watcher_up keeps its shape";
+  WatcherRestart restart;
+  restart.changes = 3;
+  restart.caught_up_seq = 44;
+  EXPECT_EQ(Parse(WatcherUpJson("9f2c", &restart)),
+            json::parse(R"({"type":"watcher_up","epoch":"9f2c","restarted":true,"changes":3,"caught_up_seq":44})"));
   EXPECT_EQ(Parse(ErrorJson("unknown op"))["error"], "unknown op");
 }
 

@@ -398,6 +398,24 @@ TEST_F(HubTest, WatcherDownAndUpAreBroadcast) {
   EXPECT_EQ(late->Messages()[0]["watcher"], "down");
 }
 
+TEST_F(HubTest, WatcherRestartIsBroadcastEvenWhenNeverSeenDown) {
+  hub_->OnSnapshot("E", 0, {}, SnapshotCause::kInitial);
+  hub_->OnWatcherUp("E");
+  auto c = Connect();
+  hub_->OnWatcherUp("E");  // a plain repeat: nothing new to say
+  WatcherRestart r;
+  r.changes = 3;
+  r.caught_up_seq = 7;
+  hub_->OnWatcherUp("E", r);
+  ASSERT_EQ(c->Types(), (std::vector<std::string>{"hello", "watcher_up"}));
+  json up = c->Messages()[1];
+  EXPECT_EQ(up["epoch"], "E");
+  EXPECT_EQ(up["restarted"], true);
+  EXPECT_EQ(up["changes"], 3);
+  EXPECT_EQ(up["caught_up_seq"], 7);
+  EXPECT_TRUE(hub_->ready());
+}
+
 TEST_F(HubTest, ClientOps) {
   hub_->OnSnapshot("E", 0, {}, SnapshotCause::kInitial);
   Hub::ClientId id = 0;

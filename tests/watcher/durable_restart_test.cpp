@@ -121,6 +121,10 @@ void DurableRestartTest::RestartKeepsEpochAndPublishesExactlyTheMissedChanges(in
   ASSERT_EQ(probe.CollectEvents(1).size(), 1u);
   EXPECT_EQ(probe.events()[0].seq(), 1u);
   std::string epoch = w1->epoch();
+  ASSERT_TRUE(probe.WaitHeartbeatSeq(1));
+  std::string instance = probe.last_heartbeat().instance();
+  EXPECT_EQ(instance.size(), 16u) << "each process has a random instance id";
+  EXPECT_FALSE(probe.last_heartbeat().resumed()) << "the first start resumed nothing";
 
   w1->proc().Signal(sig);
   EXPECT_EQ(w1->proc().Wait(), sig == SIGTERM ? 0 : 128 + SIGKILL);
@@ -151,6 +155,11 @@ void DurableRestartTest::RestartKeepsEpochAndPublishesExactlyTheMissedChanges(in
   ASSERT_TRUE(probe.WaitHeartbeatSeq(1 + expected.size())) << w2->proc().Log();
   EXPECT_EQ(probe.last_heartbeat().epoch(), epoch);
   EXPECT_EQ(probe.last_heartbeat().seq(), 1 + expected.size()) << "nothing more than the missed changes";
+  // The restart, announced in the heartbeats (the restart notice).
+  EXPECT_NE(probe.last_heartbeat().instance(), instance) << "a new process";
+  EXPECT_TRUE(probe.last_heartbeat().resumed());
+  EXPECT_EQ(probe.last_heartbeat().restart_changes(), expected.size());
+  EXPECT_EQ(probe.last_heartbeat().caught_up_seq(), 1 + expected.size());
 
   auto h = RequestHistory(w2->snapshot(), epoch, 1, 3);
   ASSERT_TRUE(h);

@@ -12,7 +12,10 @@
 // with no reload; an edit changes its status in place; stopping the gateway
 // turns the dot red with exactly one toast while retries keep failing;
 // restarting it turns the dot green with one toast and shows what changed
-// meanwhile. Then it measures save-to-row latency over 20 saves, in the page.
+// meanwhile; restarting the watcher on its saved state (--state-dir) with 3
+// changes made while it was down shows "Watcher restarted — 3 changes made
+// meanwhile applied" with no reload. Then it measures save-to-row latency
+// over 20 saves, in the page.
 // Screenshots, logs and latency.json go to web/test-output/. The services
 // are stopped by PID at the end, whatever happens.
 
@@ -284,6 +287,8 @@ async function main() {
       '--pub', `tcp://127.0.0.1:${pubPort}`,
       '--snapshot', `tcp://127.0.0.1:${snapPort}`,
       '--http', `127.0.0.1:${whttpPort}`,
+      // Durable state: a restarted watcher keeps its epoch (step 5c).
+      '--state-dir', path.join(ws.root, 'watcher-state'),
     ]);
     gateway = new Service('gateway-svc', bin.gateway, [
       '--feed', `tcp://127.0.0.1:${pubPort}`,
@@ -495,6 +500,39 @@ async function main() {
       await page.waitForSelector('.status[data-color="green"]', { timeout: 20000 });
       check('back to green once the gateway runs again', () => {});
       await page.waitForSelector('tr[data-feature="checkout-flow"][data-status="blocked"]', { timeout: 2000 });
+    }
+
+    // ---- 5c. restart the watcher on its saved state with 3 changes made
+    // while it was down: a plain-words notice, no reload, no REST refetch.
+    if (watcher) {
+      let restRequests = 0;
+      const countRest = (r) => {
+        if (new URL(r.url()).pathname.startsWith('/orchestrator/') && r.resourceType() !== 'websocket') restRequests++;
+      };
+      page.on('request', countRest);
+      const toastsBefore = (await e2e()).toasts.length;
+      await watcher.stop();
+      for (const f of ['restart-a', 'restart-b', 'restart-c'])
+        writeJson(path.join(ws.alpha, `coderef/working/${f}/plan.json`), planJson(f, 'planning', `WO-${f.toUpperCase()}-001`));
+      watcher.start();
+      await page.waitForSelector('.toast[data-kind="watcher"]', { timeout: 15000 });
+      const text = (await page.textContent('.toast[data-kind="watcher"] .toast-title')).trim();
+      check(`watcher restart notice: "${text}"`, () =>
+        assert.equal(text, 'Watcher restarted — 3 changes made meanwhile applied'),
+      );
+      for (const f of ['restart-a', 'restart-b', 'restart-c'])
+        await page.waitForSelector(`tr[data-feature="${f}"]`, { timeout: 1000 });
+      check('the 3 changes made while the watcher was down are shown', () => {});
+      await page.waitForSelector('.status[data-color="green"]', { timeout: 5000 });
+      const marker2 = await page.evaluate(() => window.__e2eMarker);
+      page.off('request', countRest);
+      check(`no reload and no REST refetch on a watcher restart (${restRequests} REST requests)`, () => {
+        assert.equal(marker2, 'same-page');
+        assert.equal(restRequests, 0);
+      });
+      const kinds = (await e2e()).toasts.slice(toastsBefore).map((t) => t.kind);
+      check(`one toast for the restart (${kinds.join(',')})`, () => assert.deepEqual(kinds, ['watcher']));
+      await shot('06c-watcher-restarted.png');
     }
 
     // ---- 6. latency: save -> row in the page, 20 saves

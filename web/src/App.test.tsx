@@ -8,7 +8,7 @@
 import { act } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { App } from './App';
+import { App, watcherRestartedText } from './App';
 import { FakeWebSocket } from './client/fakeWebSocket.test-helper';
 import type { PlanItem } from './client/protocol';
 
@@ -242,6 +242,52 @@ describe('dashboard', () => {
     expect(color()).toBe('amber');
     expect(label()).toBe('Watcher not responding');
     expect(toastKinds()).toEqual([]);
+  });
+
+  it('watcher restarted with its state: plain-words notice once the changes are in, no reload', async () => {
+    server.seq = 4;
+    await live();
+    const fetchesBefore = server.requests.length;
+    const ws = FakeWebSocket.last;
+    await act(async () => {
+      ws.message({ type: 'watcher_down' });
+    });
+    expect(color()).toBe('amber');
+    await act(async () => {
+      ws.message({ type: 'watcher_up', epoch: 'E1', restarted: true, changes: 3, caught_up_seq: 7 });
+    });
+    expect(color()).toBe('green');
+    expect(toastKinds()).toEqual([]); // not before the changes are applied
+    for (const [seq, f] of [[5, 'billing'], [6, 'search'], [7, 'export']] as const) {
+      await act(async () => {
+        ws.event('E1', seq, 'plan_added', { item: plan(f), key: plan(f).key, project: 'alpha' });
+      });
+    }
+    await frame();
+    expect(row('export')).not.toBeNull();
+    expect(toastKinds()).toEqual(['watcher']);
+    expect($('.toast-title')?.textContent).toBe('Watcher restarted — 3 changes made meanwhile applied');
+    expect(server.requests.length).toBe(fetchesBefore);
+  });
+
+  it('watcher restart wording: one change, none', () => {
+    expect(watcherRestartedText(1)).toBe('Watcher restarted — 1 change made meanwhile applied');
+    expect(watcherRestartedText(2)).toBe('Watcher restarted — 2 changes made meanwhile applied');
+    expect(watcherRestartedText(0)).toBe('Watcher restarted — nothing changed meanwhile');
+  });
+
+  it('epoch_changed still reloads, and says why in plain words', async () => {
+    await live();
+    const fetchesBefore = server.requests.length;
+    server.epoch = 'E2';
+    server.seq = 3;
+    await act(async () => {
+      FakeWebSocket.last.message({ type: 'resync_required', reason: 'epoch_changed', epoch: 'E2', seq: 3 });
+    });
+    await settle();
+    expect(server.requests.length).toBe(fetchesBefore + 5);
+    expect(toastKinds()).toEqual(['watcher']);
+    expect($('.toast-title')?.textContent).toBe('Watcher restarted without its saved state — reloaded');
   });
 
   it('the dot has a text label for screen readers and a tooltip', async () => {

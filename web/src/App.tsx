@@ -40,7 +40,14 @@ function tabFromHash(): TabId {
 export const TOAST_TEXT = {
   disconnected: 'Real-time updates disconnected',
   reconnected: 'Real-time updates connected',
+  watcherReloaded: 'Watcher restarted without its saved state — reloaded',
 } as const;
+
+/** The plain-words notice of a watcher restart that kept its state. */
+export function watcherRestartedText(changes: number): string {
+  if (changes <= 0) return 'Watcher restarted — nothing changed meanwhile';
+  return `Watcher restarted — ${changes} ${changes === 1 ? 'change' : 'changes'} made meanwhile applied`;
+}
 
 export function App() {
   const endpoints = useMemo(pageEndpoints, []);
@@ -120,8 +127,22 @@ export function App() {
       const why = reloadReason(ev);
       if (why) void live.client.resync(why);
     },
-    onNotice: (n) => {
-      if (n === 'disconnected') {
+    onNotice: (n, _state, detail) => {
+      if (n === 'watcher_restarted') {
+        push({
+          kind: 'watcher',
+          tone: 'success',
+          title: watcherRestartedText(detail?.changes ?? 0),
+          detail: 'No reload was needed.',
+        });
+      } else if (n === 'watcher_restarted_reloaded') {
+        push({
+          kind: 'watcher',
+          tone: 'info',
+          title: TOAST_TEXT.watcherReloaded,
+          detail: 'Everything shown was loaded again from the gateway.',
+        });
+      } else if (n === 'disconnected') {
         push({
           kind: 'disconnected',
           tone: 'error',

@@ -571,6 +571,118 @@ describe('resync', () => {
   });
 });
 
+describe('watcher restart (watcher_up restarted)', () => {
+  /** A harness that also records each notice's detail, as `name:changes`. */
+  function restartClient(over: Partial<OrchestratorClientOptions> = {}) {
+    const said: string[] = [];
+    const h = makeClient({
+      onNotice: (n, _s, d) => said.push(d?.changes !== undefined ? `${n}:${d.changes}` : n),
+      ...over,
+    });
+    return { h, said };
+  }
+  const restarted = (epoch: string, changes: number, caught: number) => ({
+    type: 'watcher_up',
+    epoch,
+    restarted: true,
+    changes,
+    caught_up_seq: caught,
+  });
+
+  it('same epoch: the notice waits until the changes made meanwhile are applied; no reload', async () => {
+    const { h, said } = restartClient();
+    const ws = await live(h, 'E1', 4);
+    ws.message({ type: 'watcher_down' });
+    expect(dotColor(h.client.getState())).toBe('amber');
+    ws.message(restarted('E1', 3, 7));
+    expect(dotColor(h.client.getState())).toBe('green');
+    expect(said).toEqual([]);
+    ws.event('E1', 5).event('E1', 6);
+    expect(said).toEqual([]);
+    ws.event('E1', 7);
+    expect(said).toEqual(['watcher_restarted:3']);
+    expect(seqs(h.events)).toEqual([5, 6, 7]);
+    expect(h.resyncCalls).toEqual(['initial']);
+    ws.event('E1', 8);
+    expect(said, 'announced once').toEqual(['watcher_restarted:3']);
+  });
+
+  it('changes already applied (events came first): the notice is immediate', async () => {
+    const { h, said } = restartClient();
+    const ws = await live(h, 'E1', 0);
+    ws.event('E1', 1);
+    ws.message(restarted('E1', 1, 1));
+    expect(said).toEqual(['watcher_restarted:1']);
+  });
+
+  it('nothing changed meanwhile: announced with 0', async () => {
+    const { h, said } = restartClient();
+    const ws = await live(h, 'E1', 9);
+    ws.message(restarted('E1', 0, 9));
+    expect(said).toEqual(['watcher_restarted:0']);
+    expect(h.resyncCalls).toEqual(['initial']);
+  });
+
+  it('the changes arrive over a resumed connection: announced once they are replayed', async () => {
+    const { h, said } = restartClient();
+    const ws = await live(h, 'E1', 2);
+    ws.message(restarted('E1', 2, 4));
+    ws.serverClose(1006);
+    vi.advanceTimersByTime(0);
+    const ws2 = FakeWebSocket.last;
+    expect(ws2.params.get('since')).toBe('2');
+    ws2.hello('E1', 4, { replayed: 2 }).event('E1', 3).event('E1', 4);
+    expect(said).toEqual(['watcher_restarted:2']);
+    expect(h.resyncCalls).toEqual(['initial']);
+  });
+
+  it('a plain watcher_up says nothing and only clears watcher_down', async () => {
+    const { h, said } = restartClient();
+    const ws = await live(h, 'E1', 0);
+    ws.message({ type: 'watcher_down' });
+    ws.message({ type: 'watcher_up', epoch: 'E1' });
+    expect(h.client.getState().watcherDown).toBe(false);
+    expect(said).toEqual([]);
+  });
+
+  it('restarted in another epoch than the client: no notice of its own', async () => {
+    const { h, said } = restartClient();
+    const ws = await live(h, 'E1', 3);
+    ws.message(restarted('E9', 1, 1));
+    ws.event('E1', 4);
+    expect(said).toEqual([]);
+  });
+
+  it('resync_required(epoch_changed): reloads, then says the watcher lost its state', async () => {
+    const { h, said } = restartClient();
+    const ws = await live(h, 'E1', 3);
+    ws.message({ type: 'resync_required', reason: 'epoch_changed', epoch: 'E2', seq: 5 });
+    await flushPromises();
+    expect(h.resyncCalls).toEqual(['initial', 'epoch_changed']);
+    expect(said).toEqual([]);
+    await h.resolveResync({ epoch: 'E2', seq: 5 });
+    expect(said).toEqual(['watcher_restarted_reloaded']);
+  });
+
+  it('a failed epoch_changed reload says nothing about it', async () => {
+    const { h, said } = restartClient();
+    const ws = await live(h, 'E1', 3);
+    ws.message({ type: 'resync_required', reason: 'epoch_changed', epoch: 'E2', seq: 5 });
+    await flushPromises();
+    await h.rejectResync(new Error('503'));
+    expect(said).not.toContain('watcher_restarted_reloaded');
+  });
+
+  it('other reloads (history_gap) say nothing about the watcher', async () => {
+    const { h, said } = restartClient();
+    const ws = await live(h, 'E1', 3);
+    ws.message({ type: 'resync_required', reason: 'history_gap', epoch: 'E1', seq: 50 });
+    await flushPromises();
+    await h.resolveResync({ epoch: 'E1', seq: 50 });
+    expect(said).toEqual([]);
+  });
+});
+
 describe('heartbeat watchdog', () => {
   it('answers ping with pong', async () => {
     const h = makeClient();

@@ -19,7 +19,12 @@
 // - heartbeat watchdog: no message (the gateway pings every `ping_ms`) for
 //   two intervals means the connection is dead, whatever the socket says;
 // - notices for toasts: one `disconnected` when the client turns red, one
-//   `reconnected` when it is live again, none while a retry loop keeps failing.
+//   `reconnected` when it is live again, none while a retry loop keeps failing;
+//   `watcher_restarted` (with the number of changes) when the watcher
+//   restarted keeping its epoch (`watcher_up` with `restarted`) and the client
+//   has applied every change made meanwhile (its seq reached `caught_up_seq`:
+//   no reload); `watcher_restarted_reloaded` when an `epoch_changed` reload
+//   is done (the watcher restarted without its saved state).
 //
 // Status, and when amber turns red:
 //   connecting    amber  first attempt since start(), nothing has failed yet
@@ -42,6 +47,7 @@ import {
   type ChangeEventMessage,
   type HelloMessage,
   type ResyncRequiredMessage,
+  type WatcherUpMessage,
 } from './protocol';
 
 export type ConnectionStatus = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
@@ -72,7 +78,20 @@ export interface ClientState {
   duplicates: number;
 }
 
-export type Notice = 'disconnected' | 'reconnected';
+export type Notice = 'disconnected' | 'reconnected' | 'watcher_restarted' | 'watcher_restarted_reloaded';
+
+/** What a notice is about, when it needs more than its name. */
+export interface NoticeDetail {
+  /** `watcher_restarted`: changes made while the watcher was down, now applied. */
+  changes?: number;
+}
+
+/** A watcher restart (same epoch) whose changes are not all applied yet. */
+interface PendingRestart {
+  epoch: string;
+  changes: number;
+  caughtUpSeq: number;
+}
 
 export type DotColor = 'green' | 'amber' | 'red' | 'grey';
 
@@ -131,7 +150,7 @@ export interface OrchestratorClientOptions {
   /** Each change event, once, in seq order, after the state it applies to. */
   onEvent?: (ev: ChangeEventMessage) => void;
   /** Toast triggers. */
-  onNotice?: (n: Notice, state: ClientState) => void;
+  onNotice?: (n: Notice, state: ClientState, detail?: NoticeDetail) => void;
   WebSocket?: WebSocketCtor;
   backoff?: BackoffOptions;
   /** Upper bound of the random delay before the fast retry after a drop. */
@@ -188,6 +207,9 @@ export class OrchestratorClient {
   private buffer: ChangeEventMessage[] = [];
   private resyncRunning = false;
   private resyncQueued: string | null = null;
+  /** A reload because the epoch changed is running or queued. */
+  private epochReload = false;
+  private pendingRestart: PendingRestart | null = null;
   private resyncWaiters: Array<(ok: boolean) => void> = [];
   private envCleanup: (() => void) | null = null;
 
@@ -247,6 +269,7 @@ export class OrchestratorClient {
     this.dropSocket(1000, 'client stopped');
     this.buffer = [];
     this.disconnectNoticed = false;
+    this.pendingRestart = null;
     this.setState({ status: 'idle', nextRetryAt: null, watcherDown: false });
   }
 
@@ -448,6 +471,7 @@ export class OrchestratorClient {
         break;
       case 'watcher_up':
         this.setState({ watcherDown: false });
+        this.onWatcherUp(msg as unknown as WatcherUpMessage);
         break;
       default:
         break; // pong, error, and anything newer than this client
@@ -475,6 +499,43 @@ export class OrchestratorClient {
     // No base yet: load one. A known position of another epoch is answered
     // by the gateway with resync_required right after this hello.
     if (!this.state.position && !this.resyncRunning) this.startResync('initial');
+  }
+
+  /**
+   * A watcher that restarted in the same epoch: nothing to reload; the
+   * notice waits until the changes made meanwhile are applied (they come as
+   * ordinary events, maybe after this message).
+   */
+  private onWatcherUp(m: WatcherUpMessage): void {
+    if (m.restarted !== true || typeof m.epoch !== 'string') return;
+    const pos = this.state.position;
+    // Another epoch than the client's: the gateway resyncs it (and the
+    // reload says so); nothing to announce here.
+    if (pos && pos.epoch !== m.epoch) return;
+    this.pendingRestart = {
+      epoch: m.epoch,
+      changes: typeof m.changes === 'number' && m.changes >= 0 ? m.changes : 0,
+      caughtUpSeq: typeof m.caught_up_seq === 'number' ? m.caught_up_seq : 0,
+    };
+    this.log('info', `watcher restarted in epoch ${m.epoch}: ${this.pendingRestart.changes} change(s) meanwhile`);
+    this.checkRestartApplied();
+  }
+
+  /** Announces a pending restart once the client's position has its changes. */
+  private checkRestartApplied(): void {
+    const r = this.pendingRestart;
+    const pos = this.state.position;
+    if (!r || !pos || this.resyncRunning) return;
+    if (pos.epoch !== r.epoch) {
+      this.pendingRestart = null; // a reload into another epoch replaced it
+      return;
+    }
+    // With a topic filter the client may never see the last seq (another
+    // kind's): it has what it asked for once nothing more is buffered.
+    const filtered = (this.opts.topics?.length ?? 0) > 0;
+    if (pos.seq < r.caughtUpSeq && !filtered) return;
+    this.pendingRestart = null;
+    this.opts.onNotice?.('watcher_restarted', this.state, { changes: r.changes });
   }
 
   private onChangeEvent(ev: ChangeEventMessage): void {
@@ -531,12 +592,14 @@ export class OrchestratorClient {
     } catch (e) {
       this.log('warn', `onEvent threw: ${(e as Error).message}`);
     }
+    if (this.pendingRestart) this.checkRestartApplied();
     return true;
   }
 
   // ---- resync ------------------------------------------------------------
 
   private startResync(reason: string): void {
+    if (reason === 'epoch_changed') this.epochReload = true;
     if (this.resyncRunning) {
       this.resyncQueued = reason;
       return;
@@ -571,13 +634,20 @@ export class OrchestratorClient {
       return;
     }
     this.setState({ resyncing: false });
+    if (this.epochReload) {
+      this.epochReload = false;
+      this.pendingRestart = null;
+      this.opts.onNotice?.('watcher_restarted_reloaded', this.state);
+    }
     this.flushBuffer();
+    this.checkRestartApplied();
     this.settleWaiters(true);
   }
 
   private resyncFailed(err: unknown, gen: number, wasConnected: boolean): void {
     this.resyncRunning = false;
     this.resyncQueued = null;
+    this.epochReload = false;
     this.buffer = [];
     const msg = `resync failed: ${(err as Error)?.message ?? String(err)}`;
     this.log('warn', msg);

@@ -141,6 +141,14 @@ export interface WatcherDownMessage {
 export interface WatcherUpMessage {
   type: 'watcher_up';
   epoch?: string;
+  /**
+   * A new watcher process that resumed `epoch` from its saved state: nothing
+   * to reload. `changes` were made while it was down; the client has them
+   * all once its seq reaches `caught_up_seq`. Absent on a plain watcher_up.
+   */
+  restarted?: boolean;
+  changes?: number;
+  caught_up_seq?: number;
 }
 
 export type ServerMessage =

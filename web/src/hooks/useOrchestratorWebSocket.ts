@@ -14,6 +14,7 @@ import {
   type ClientState,
   type DotColor,
   type Notice,
+  type NoticeDetail,
   type OrchestratorClientOptions,
   type StreamPosition,
 } from '../client/orchestratorClient';
@@ -23,7 +24,7 @@ export interface UseOrchestratorWebSocketOptions
   extends Omit<OrchestratorClientOptions, 'resync' | 'onEvent' | 'onNotice'> {
   resync: (reason: string) => Promise<StreamPosition>;
   onEvent?: (ev: ChangeEventMessage) => void;
-  onNotice?: (n: Notice, state: ClientState) => void;
+  onNotice?: (n: Notice, state: ClientState, detail?: NoticeDetail) => void;
   /** false: do not connect (the client is stopped). Default true. */
   enabled?: boolean;
 }
@@ -59,7 +60,7 @@ export function useOrchestratorWebSocket(options: UseOrchestratorWebSocketOption
         topics: topicsKey ? topicsKey.split(',') : undefined,
         resync: (reason) => latest.current.resync(reason),
         onEvent: (ev) => latest.current.onEvent?.(ev),
-        onNotice: (n, s) => latest.current.onNotice?.(n, s),
+        onNotice: (n, s, d) => latest.current.onNotice?.(n, s, d),
       });
     },
     // Options other than these are read once, when the client is created.
