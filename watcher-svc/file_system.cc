@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -75,10 +76,20 @@ bool FileSystem::StatAndRead(const std::string& path, uint64_t max_bytes, FileSt
   *read_err = 0;
   out->clear();
   if (!Stat(path, st, err)) return false;
-  if (!st->is_file || st->size > max_bytes) return true;
+  if (!st->is_file || st->size > max_bytes || st->open_for_writing) return true;
   *read = Read(path, 0, max_bytes, out, read_err);
   if (!*read) out->clear();
   return true;
+}
+
+PosixFileSystem::PosixFileSystem() {
+  struct sigaction old {};
+  if (::sigaction(SIGIO, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) {
+    struct sigaction ign {};
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    ::sigaction(SIGIO, &ign, nullptr);
+  }
 }
 
 bool PosixFileSystem::StatAndRead(const std::string& path, uint64_t max_bytes, FileStat* st,
@@ -113,6 +124,16 @@ bool PosixFileSystem::StatAndRead(const std::string& path, uint64_t max_bytes, F
     ::close(fd);
     return true;
   }
+  // No writer may hold the file open while it is read: a read lease fails
+  // with EAGAIN when one does, and makes a writer's open wait for its
+  // release (a few microseconds: the read below). Other failures (EACCES:
+  // not the owner; EINVAL: no leases here) read without the guarantee.
+  bool leased = ::fcntl(fd, F_SETLEASE, F_RDLCK) == 0;
+  if (!leased && errno == EAGAIN) {
+    st->open_for_writing = true;
+    ::close(fd);
+    return true;
+  }
   // What fstat saw (as Read does); a file that grows meanwhile is read
   // again on its next change event.
   out->resize(static_cast<size_t>(st->size));
@@ -130,6 +151,7 @@ bool PosixFileSystem::StatAndRead(const std::string& path, uint64_t max_bytes, F
     got += static_cast<size_t>(n);
   }
   out->resize(got);
+  if (leased) ::fcntl(fd, F_SETLEASE, F_UNLCK);
   ::close(fd);
   *read = true;
   return true;

@@ -21,6 +21,10 @@ struct FileStat {
   int64_t mtime_ns = 0;
   uint64_t ino = 0;
   uint64_t dev = 0;
+  // StatAndRead only: a process had the file open for writing when it was
+  // to be read (the content may be half a write; contract section 2, "No
+  // torn reads"). Unknown (false) where the file system cannot tell.
+  bool open_for_writing = false;
 };
 
 struct DirEntry {
@@ -45,13 +49,23 @@ class FileSystem {
   // (with *err) when the stat fails. Otherwise *read tells whether *out
   // holds the content; when a read was due but failed, *read_err is its
   // errno. `is_symlink` is not filled in. The default composes Stat and
-  // Read; the real one opens the file once (open, fstat, read).
+  // Read; the real one opens the file once (open, fstat, read) and reads
+  // under a read lease (fcntl F_SETLEASE): taking it fails while anyone has
+  // the file open for writing (then *st says open_for_writing and nothing
+  // is read), and while it is held a writer's open waits, so the content
+  // read is never the middle of a write. inotify cannot promise that: the
+  // kernel queues IN_MODIFY after a truncate or write is already visible.
   virtual bool StatAndRead(const std::string& path, uint64_t max_bytes, FileStat* st,
                            std::string* out, bool* read, int* read_err, int* err);
 };
 
+// Leases: a lease break is signalled with SIGIO, so the constructor sets
+// SIGIO to ignored when it is at its default (terminate). Where no lease
+// can be taken (not the file's owner without CAP_LEASE, a file system
+// without leases) the file is read as before, without the guarantee.
 class PosixFileSystem final : public FileSystem {
  public:
+  PosixFileSystem();
   bool Stat(const std::string& path, FileStat* st, int* err) override;
   bool Read(const std::string& path, uint64_t offset, uint64_t max_bytes, std::string* out,
             int* err) override;

@@ -328,7 +328,8 @@ bool WatcherCore::OnRawEvents(const std::vector<RawEvent>& events, SteadyTime no
 
 WatcherCore::LoadedFile WatcherCore::LoadFile(const std::string& source,
                                               const std::string& project_id,
-                                              const std::string& rel, const PathInfo& info) const {
+                                              const std::string& rel, const PathInfo& info,
+                                              bool hold_if_open) const {
   LoadedFile out;
   FileStat st;
   std::string data;
@@ -344,6 +345,16 @@ WatcherCore::LoadedFile WatcherCore::LoadFile(const std::string& source,
   if (!st.is_file) {
     out.skip_reason = st.is_dir ? "a folder, not a file" : "not a regular file (FIFO, device)";
     return out;
+  }
+  if (st.open_for_writing) {
+    // Closed as far as the events said, but a writer opened it again and
+    // its IN_MODIFY is not queued yet (the kernel queues it after the
+    // truncate is visible): held as a new write, never read half-written.
+    if (hold_if_open) {
+      out.open_for_writing = true;
+      return out;
+    }
+    if (st.size <= options_.max_parse_bytes) read = fs_.Read(source, 0, options_.max_parse_bytes, &data, &read_err);
   }
   FileFacts facts;
   facts.project_id = project_id;
@@ -436,12 +447,12 @@ std::map<std::string, v1::Item> WatcherCore::ComputeItems(const std::string& sou
     case SourceClass::kFile:
       break;
   }
-  take(LoadFile(source, p->id, rel, *info));
+  take(LoadFile(source, p->id, rel, *info, /*hold_if_open=*/false));
   return out;
 }
 
 std::vector<WatcherCore::LoadedFile> WatcherCore::LoadFilesInParallel(
-    const std::vector<const std::string*>& sources) {
+    const std::vector<const std::string*>& sources, const std::set<std::string>& expired) {
   // Reading and parsing dominate a large batch (the initial scan, a
   // rescan, a checkout); they touch nothing but the file system, so a few
   // threads share them. Everything else stays on the loop thread.
@@ -453,7 +464,7 @@ std::vector<WatcherCore::LoadedFile> WatcherCore::LoadFilesInParallel(
     std::string rel;
     std::optional<PathInfo> info;
     if (ClassifySource(*sources[k], &p, &rel, &info) != SourceClass::kFile) return;
-    out[k] = LoadFile(*sources[k], p->id, rel, *info);
+    out[k] = LoadFile(*sources[k], p->id, rel, *info, expired.count(*sources[k]) == 0);
     out[k].preloaded = true;
   });
   return out;
@@ -517,6 +528,7 @@ std::vector<v1::ChangeEvent> WatcherCore::FlushBatch(SteadyTime now, bool emit) 
   }
   std::vector<std::string> expired;
   std::vector<std::string> files = dirty_files_.Take(now, &expired);
+  const std::set<std::string> expired_set(expired.begin(), expired.end());
   for (const auto& f : expired)
     LogInfo("file.hold_expired")
         .Kv("path", EscapeForDisplay(f))
@@ -536,13 +548,17 @@ std::vector<v1::ChangeEvent> WatcherCore::FlushBatch(SteadyTime now, bool emit) 
   for (size_t at = 0; at < files.size(); at += chunk) {
     list.clear();
     for (size_t i = at; i < files.size() && list.size() < chunk; ++i) list.push_back(&files[i]);
-    std::vector<LoadedFile> loaded = LoadFilesInParallel(list);
+    std::vector<LoadedFile> loaded = LoadFilesInParallel(list, expired_set);
     DrainLateEvents(now);
     for (size_t i = 0; i < list.size(); ++i) {
       if (!loaded[i].preloaded) {
         DiffSource(*list[i], nullptr, events);  // logs and oddities: read here
       } else if (dirty_files_.Contains(*list[i])) {
         LogDebug("file.reread").Kv("path", EscapeForDisplay(*list[i])).Kv("reason", "changed while read");
+      } else if (loaded[i].open_for_writing) {
+        // A new write began before its first event: held from now.
+        dirty_files_.Mark(*list[i], Completion::kInProgress, false, true, now);
+        LogDebug("file.held").Kv("path", EscapeForDisplay(*list[i])).Kv("reason", "open for writing");
       } else {
         DiffSource(*list[i], &loaded[i], events);
       }

@@ -15,7 +15,11 @@
 // has passed. And a file is read, then the backend is drained once more:
 // a file that changed again while it was read is not published from that
 // read (it stays dirty for the next batch), so a read that raced a
-// truncate-and-write never reaches the feed.
+// truncate-and-write never reaches the feed. The drain cannot see a
+// truncate whose IN_MODIFY the kernel has not queued yet (it queues it
+// after the new size is visible), so the read itself refuses a file open
+// for writing (FileStat::open_for_writing, a read lease in the real file
+// system): such a file is held again, from now, as a new write.
 //
 // Races: a directory that appears gets its watch and a scan at once, in
 // OnRawEvents, so files created in it before the watch existed are found.
@@ -169,16 +173,21 @@ class WatcherCore {
     std::string skip_reason;       // why there is no item (logged), "" when simply gone
     bool counted = false;          // a files_read
     bool preloaded = false;        // LoadFilesInParallel handled this source
+    bool open_for_writing = false; // not read: a writer has it open (held again)
   };
   enum class SourceClass { kGlobalLog, kNoProject, kUntracked, kBadName, kLog, kFile };
   SourceClass ClassifySource(const std::string& source, const ProjectEntry** project,
                              std::string* rel, std::optional<PathInfo>* info) const;
-  // Thread-safe: reads only fs_ and options_.
+  // Thread-safe: reads only fs_ and options_. `hold_if_open`: a file some
+  // process has open for writing is not read (open_for_writing); false for
+  // a file whose hold ran out (read as it is).
   LoadedFile LoadFile(const std::string& source, const std::string& project_id,
-                      const std::string& rel, const PathInfo& info) const;
+                      const std::string& rel, const PathInfo& info, bool hold_if_open) const;
   // LoadFile for every plain file among `sources`, on options_.load_threads
   // threads; one result per source (preloaded=false: not a plain file).
-  std::vector<LoadedFile> LoadFilesInParallel(const std::vector<const std::string*>& sources);
+  // Sources in `expired` are read even while open for writing.
+  std::vector<LoadedFile> LoadFilesInParallel(const std::vector<const std::string*>& sources,
+                                              const std::set<std::string>& expired);
   std::map<std::string, v1::Item> ComputeItems(const std::string& source, LoadedFile* preloaded);
   void DiffSource(const std::string& source, LoadedFile* preloaded,
                   std::vector<v1::ChangeEvent>* events);

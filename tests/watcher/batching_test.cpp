@@ -171,6 +171,19 @@ class HoldTest : public ::testing::Test {
     }
     return out;
   }
+  // kA published ("x"), then rewritten in place ("y") and closed: the
+  // batch is complete and due.
+  void PublishThenCloseASecondWrite() {
+    fs_.AddFile(kA, Plan("x"));
+    backend_.EmitMovedTo(kA);
+    Deliver();
+    ASSERT_EQ(Flush().size(), 1u);
+    fs_.WriteFile(kA, Plan("y"));
+    backend_.EmitModify(kA);
+    backend_.EmitClose(kA);
+    Deliver();
+    ASSERT_TRUE(core_->batch_complete());
+  }
   FakeClock clock_;
   FakeFileSystem fs_;
   FakeBackend backend_;
@@ -238,18 +251,10 @@ TEST_F(HoldTest, RenameIntoPlaceIsCompleteAndADeletionIsNot) {
 }
 
 TEST_F(HoldTest, AReadThatRacedATruncateIsNotPublished) {
-  fs_.AddFile(kA, Plan("x"));
-  backend_.EmitMovedTo(kA);
-  Deliver();
-  ASSERT_EQ(Flush().size(), 1u);
+  ASSERT_NO_FATAL_FAILURE(PublishThenCloseASecondWrite());
   // The writer closes (complete), the loop decides to flush, and the writer
   // truncates again before the read: the core reads "" but the events of
   // that truncate are queued by the time it drains after reading.
-  fs_.WriteFile(kA, Plan("y"));
-  backend_.EmitModify(kA);
-  backend_.EmitClose(kA);
-  Deliver();
-  ASSERT_TRUE(core_->batch_complete());
   fs_.WriteFile(kA, "");
   backend_.EmitModify(kA);
   EXPECT_TRUE(Flush().empty()) << "the torn read must not reach the feed";
@@ -260,6 +265,48 @@ TEST_F(HoldTest, AReadThatRacedATruncateIsNotPublished) {
   backend_.EmitClose(kA);
   Deliver();
   EXPECT_EQ(Flush(), std::vector<std::string>{"plan_updated coderef/working/a/plan.json valid"});
+}
+
+// The interleaving seen on a loaded machine (EditorSaveTest.Serializing-
+// ChurnNeverPublishesATornRead): the write closed (IN_CLOSE_WRITE read),
+// the writer opens the file again with O_TRUNC, and the core reads the
+// empty file before the kernel has queued the truncate's IN_MODIFY (it
+// does so after the new size is visible), so the drain after the read
+// finds nothing. The file system's open-for-writing report must hold it.
+TEST_F(HoldTest, AReadBeforeTheTruncatesEventIsQueuedIsNotPublished) {
+  ASSERT_NO_FATAL_FAILURE(PublishThenCloseASecondWrite());
+  // The writer closes (complete), the loop decides to flush, and the writer
+  // opens it with O_TRUNC: the core reads before that event is queued.
+  fs_.WriteFile(kA, "");  // open(O_TRUNC): no event queued yet
+  fs_.SetOpenForWriting(kA, true);
+  EXPECT_TRUE(Flush().empty()) << "the empty file of a write in progress must not reach the feed";
+  EXPECT_TRUE(core_->dirty());
+  EXPECT_FALSE(core_->ready(clock_.Now())) << "held: being written";
+  EXPECT_EQ(core_->next_hold_expiry(), clock_.Now() + 2000ms);
+  // The truncate's and the write's events arrive, then the close.
+  fs_.WriteFile(kA, Plan("z"));
+  fs_.SetOpenForWriting(kA, false);
+  backend_.EmitModify(kA);
+  backend_.EmitClose(kA);
+  clock_.Advance(10ms);
+  Deliver();
+  EXPECT_TRUE(core_->ready(clock_.Now()));
+  EXPECT_EQ(Flush(), std::vector<std::string>{"plan_updated coderef/working/a/plan.json valid"});
+}
+
+// A writer that keeps the file open is still published after --max-hold-ms
+// (as it is), however often the open-for-writing check holds it again.
+TEST_F(HoldTest, AFileKeptOpenForWritingIsPublishedAfterMaxHold) {
+  fs_.AddFile(kA, Plan("x"));
+  fs_.SetOpenForWriting(kA, true);
+  backend_.EmitMovedTo(kA);
+  Deliver();
+  EXPECT_TRUE(Flush().empty());
+  EXPECT_FALSE(core_->ready(clock_.Now()));
+  clock_.Advance(2000ms);
+  ASSERT_TRUE(core_->ready(clock_.Now()));
+  EXPECT_EQ(Flush(), std::vector<std::string>{"plan_added coderef/working/a/plan.json valid"});
+  EXPECT_FALSE(core_->dirty());
 }
 
 TEST_F(HoldTest, ChangedDuringTheReadGoesOutWithTheNextBatch) {

@@ -97,6 +97,14 @@ class FakeFileSystem final : public FileSystem {
     it->second.mtime_ns = Tick();
   }
 
+  // A writer opens (true) or closes (false) the file, with no event: Stat
+  // reports open_for_writing as a read lease would find it.
+  void SetOpenForWriting(const std::string& path, bool open) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = nodes_.find(NormalizePath(path));
+    if (it != nodes_.end()) it->second.open_for_writing = open;
+  }
+
   // mkdir -p.
   void MkDir(const std::string& path) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -219,6 +227,7 @@ class FakeFileSystem final : public FileSystem {
     st->mtime_ns = n->mtime_ns;
     st->ino = n->ino;
     st->dev = kDev;
+    st->open_for_writing = n->open_for_writing;
     return true;
   }
 
@@ -286,6 +295,7 @@ class FakeFileSystem final : public FileSystem {
     std::string target;   // symlink target
     uint64_t ino = 0;
     int64_t mtime_ns = 0;
+    bool open_for_writing = false;
   };
 
   static bool IsUnder(const std::string& path, const std::string& dir) {
