@@ -1,13 +1,20 @@
 #!/usr/bin/python3
-"""Lone-save latency of watcher-svc: the time from an editor's atomic save to
-its event on the ZeroMQ feed, p50/p99 over N saves, and the watcher's CPU
+"""Lone-save latency of watcher-svc: the time from a save to its event on
+the ZeroMQ feed, p50/p99 over N saves of each kind, and the watcher's CPU
 time while idle.
 
   bench/watcher_latency.py --build build/release [--saves 100] [--idle-s 60]
+                           [--modes atomic,inplace]
+  bench/watcher_latency.py --state-dir    # the same with --state-dir (write-ahead
+                                          # commits; prints their p50/p99 too)
 
-Starts the real watcher on a temp workspace (loopback, free ports), a real
-SUB socket, saves plan.json N times (one at a time, waiting for each event),
-then measures idle CPU from /proc. Prints a table and one JSON line.
+Kinds of save: `atomic` (write a temp file, rename it over plan.json: the
+clock starts at the rename) and `inplace` (open(O_TRUNC), write, close: the
+clock starts at the open). Starts the real watcher on a temp workspace
+(loopback, free ports), a real SUB socket, saves plan.json N times per kind
+(one at a time, waiting for each event), then measures idle CPU from /proc.
+--build may be any build folder (e.g. a baseline's). Prints a table and one
+JSON line.
 """
 import argparse, json, os, re, shutil, signal, subprocess, sys, tempfile, time
 
@@ -31,6 +38,9 @@ def main():
     ap.add_argument("--build", default="build/release")
     ap.add_argument("--saves", type=int, default=100)
     ap.add_argument("--idle-s", type=float, default=60)
+    ap.add_argument("--modes", default="atomic,inplace")
+    ap.add_argument("--state-dir", action="store_true", help="run the watcher with --state-dir (in the temp workspace)")
+    ap.add_argument("--state-sync", default="normal", help="with --state-dir: normal or full")
     a = ap.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     feed_pb2, pbdir = gen_proto(root)
@@ -43,7 +53,8 @@ def main():
         json.dump({"projects": [{"name": "p", "path": "p"}]}, fh)
     log = open(f"{ws}/watcher.log", "w+")
     proc = subprocess.Popen([os.path.join(root, a.build, "watcher-svc/watcher-svc"), "--projects", f"{ws}/projects.json",
-                             "--pub", "tcp://127.0.0.1:*", "--snapshot", "tcp://127.0.0.1:*", "--http", ""],
+                             "--pub", "tcp://127.0.0.1:*", "--snapshot", "tcp://127.0.0.1:*", "--http", ""]
+                            + (["--state-dir", f"{ws}/state", "--state-sync", a.state_sync] if a.state_dir else []),
                             stderr=log)
     try:
         pub = None
@@ -63,35 +74,57 @@ def main():
             t, body = sub.recv_multipart()
             if t == b"hb":
                 break
-        lat = []
-        for i in range(1, a.saves + 1):
-            tmp = plan + ".tmp"
-            with open(tmp, "w") as fh:
-                fh.write('{"META_DOCUMENTATION":{"status":"s%d"}}' % i)
-            t0 = time.time()
-            os.rename(tmp, plan)
-            while True:
-                t, body = sub.recv_multipart()
-                if t == b"hb":
-                    continue
-                recv = time.time()
-                msg = feed_pb2.FeedMessage()
-                msg.ParseFromString(body)
-                lat.append((recv - t0) * 1000)
-                break
-        lat.sort()
-        p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+        def save(i, mode):
+            text = '{"META_DOCUMENTATION":{"status":"s%d"}}' % i
+            if mode == "atomic":
+                tmp = plan + ".tmp"
+                with open(tmp, "w") as fh:
+                    fh.write(text)
+                t0 = time.time()
+                os.rename(tmp, plan)
+            else:
+                t0 = time.time()
+                fd = os.open(plan, os.O_WRONLY | os.O_TRUNC)
+                os.write(fd, text.encode())
+                os.close(fd)
+            return t0
+
+        res = {}
+        n = 0
+        for mode in a.modes.split(","):
+            lat = []
+            for _ in range(a.saves):
+                n += 1
+                t0 = save(n, mode)
+                while True:
+                    t, body = sub.recv_multipart()
+                    if t == b"hb":
+                        continue
+                    recv = time.time()
+                    msg = feed_pb2.FeedMessage()
+                    msg.ParseFromString(body)
+                    lat.append((recv - t0) * 1000)
+                    break
+            lat.sort()
+            p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+            res[mode] = {"saves": len(lat), "p50_ms": round(p(0.5), 1), "p99_ms": round(p(0.99), 1),
+                         "max_ms": round(lat[-1], 1)}
+            r = res[mode]
+            print(f"lone {mode} save -> feed over {len(lat)} saves: p50 {r['p50_ms']} ms, "
+                  f"p99 {r['p99_ms']} ms, max {r['max_ms']} ms")
         c0 = cpu_seconds(proc.pid)
         time.sleep(a.idle_s)  # the measurement window
         idle_cpu = cpu_seconds(proc.pid) - c0
-        res = {"saves": len(lat), "p50_ms": round(p(0.5), 1), "p99_ms": round(p(0.99), 1),
-               "max_ms": round(lat[-1], 1), "idle_window_s": a.idle_s, "idle_cpu_s": round(idle_cpu, 3)}
-        print(f"lone save -> feed over {len(lat)} saves: p50 {res['p50_ms']} ms, p99 {res['p99_ms']} ms, max {res['max_ms']} ms")
+        res.update(idle_window_s=a.idle_s, idle_cpu_s=round(idle_cpu, 3))
         print(f"watcher CPU while idle for {a.idle_s:.0f} s: {idle_cpu:.3f} s ({100*idle_cpu/a.idle_s:.3f}% of a core)")
         print(json.dumps(res))
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=5)
+        log.seek(0)
+        for line in log.read().splitlines():
+            if "state.commit_stats" in line:
+                print("store commits (write-ahead, per batch):", line.split("state.commit_stats", 1)[1].strip())
         shutil.rmtree(ws, ignore_errors=True)
         shutil.rmtree(pbdir, ignore_errors=True)
 

@@ -9,6 +9,7 @@ and prints every change event as one JSON line on stdout. Status messages
     /usr/bin/python3 examples/feed_subscriber.py
     /usr/bin/python3 examples/feed_subscriber.py --topic plan/noted --count 3
     /usr/bin/python3 examples/feed_subscriber.py --json | jq .
+    /usr/bin/python3 examples/feed_subscriber.py --state-file ~/.coderef-sub.json
 
 It needs Debian's python3-zmq and python3-protobuf (hence /usr/bin/python3:
 another python3 first on PATH may lack them) and protoc (protobuf-compiler):
@@ -24,8 +25,14 @@ How it stays exact:
      applied, older ones dropped;
   4. seq counts every event of the watcher without gaps, so a jump
      (seq > last + 1), a heartbeat announcing a seq we never saw (the PUB
-     drops at its high-water mark), or a new epoch (watcher restart) means
-     events were lost: take a new snapshot and go on.
+     drops at its high-water mark) means events were lost: ask the watcher's
+     history for the events after our last seq (docs/PROTOCOL.md, "History
+     requests"), and take a new snapshot only when it answers "gone"; a new
+     epoch means: take a new snapshot.
+With --state-file, the epoch and last seq are saved after every event, and
+a restart of this script resumes from there through a history request:
+it prints exactly the events it missed while it was not running (also
+across a restart of a watcher with --state-dir), with no snapshot.
 The SUB socket subscribes to everything so that step 4 can see every seq;
 --topic filters what is printed and what the snapshot holds.
 """
@@ -71,6 +78,10 @@ def load_feed_pb2(proto_file):
     sys.path.insert(0, out)
     from coderef.v1 import feed_pb2  # noqa: E402 (generated just above)
     return feed_pb2
+
+
+def pb2_topic(pb2, ev):
+    return pb2.Kind.Name(ev.kind).removeprefix("KIND_").lower() + "/" + ev.project
 
 
 def iso_ms(us):
@@ -152,6 +163,71 @@ class Subscriber:
                 self.emit({"type": "snapshot_item", "epoch": self.epoch, "seq": self.seq,
                            **self.item_summary(i)}, count=False)
 
+    # -- history (resume and gaps) ---------------------------------------------
+    def history(self, after):
+        """The events after seq `after` of self.epoch, or None ("gone", no answer,
+        or a watcher without history: it answers with a snapshot)."""
+        pb2 = self.pb2
+        dealer = self.ctx.socket(zmq.DEALER)
+        dealer.setsockopt(zmq.LINGER, 0)
+        dealer.connect(self.args.snapshot)
+        req = pb2.SnapshotRequest(request_id=uuid.uuid4().hex)
+        req.history.epoch = self.epoch or ""
+        req.history.after_seq = after
+        dealer.send(req.SerializeToString())
+        events = []
+        deadline = time.monotonic() + self.args.snapshot_timeout
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not dealer.poll(int(left * 1000)):
+                    log(f"history: no answer within {self.args.snapshot_timeout:g}s")
+                    return None
+                msg = pb2.SnapshotChunk()
+                msg.ParseFromString(dealer.recv_multipart()[-1])
+                if msg.request_id != req.request_id:
+                    continue
+                if msg.history != pb2.HISTORY_STATUS_OK:
+                    why = "gone" if msg.history == pb2.HISTORY_STATUS_GONE else "not supported"
+                    log(f"history after seq {after} of epoch {self.epoch}: {why} "
+                        f"(watcher at epoch {msg.epoch} seq {msg.seq}, holds from {msg.first_seq})")
+                    return None
+                events.extend(msg.events)
+                if msg.last:
+                    return events
+        finally:
+            dealer.close()
+
+    def catch_up(self, reason):
+        """Fills the gap after self.seq from the watcher's history; False if gone."""
+        events = self.history(self.seq)
+        if events is None:
+            return False
+        for ev in events:
+            if ev.seq == self.seq + 1:
+                self.apply(pb2_topic(self.pb2, ev), ev)
+        log(f"history ({reason}): {len(events)} events, now at epoch {self.epoch} seq {self.seq}")
+        return True
+
+    def save_state(self):
+        if not self.args.state_file or self.epoch is None:
+            return
+        tmp = self.args.state_file + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"epoch": self.epoch, "seq": self.seq}, f)
+        os.replace(tmp, self.args.state_file)
+
+    def load_state(self):
+        try:
+            with open(self.args.state_file) as f:
+                st = json.load(f)
+            return str(st["epoch"]), int(st["seq"])
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            log(f"ignoring state file {self.args.state_file}: {e}")
+            return None
+
     # -- events ----------------------------------------------------------------
     def item_summary(self, item):
         pb2 = self.pb2
@@ -216,6 +292,7 @@ class Subscriber:
         self.seq = ev.seq
         if self.topic_wanted(topic):
             self.emit(self.event_line(ev))
+        self.save_state()
 
     def on_message(self, frames):
         """Returns a reason string when a new snapshot is needed."""
@@ -241,7 +318,7 @@ class Subscriber:
             if hb.epoch != self.epoch:
                 return f"epoch changed {self.epoch} -> {hb.epoch}"
             if hb.seq > self.seq:
-                return f"heartbeat seq {hb.seq} > last seq {self.seq}: events were lost"
+                return f"gap: heartbeat seq {hb.seq} > last seq {self.seq}"
             return None
         if body != "event":
             return None
@@ -257,7 +334,14 @@ class Subscriber:
 
     # -- main loop ---------------------------------------------------------------
     def run(self):
-        self.snapshot("start")
+        saved = self.load_state() if self.args.state_file else None
+        if saved:
+            self.epoch, self.seq = saved
+            if not self.catch_up(f"resume after epoch {self.epoch} seq {self.seq}"):
+                self.snapshot("start: the saved position is gone")
+        else:
+            self.snapshot("start")
+        self.save_state()
         deadline = self.deadline
         while self.args.count is None or self.printed < self.args.count:
             if deadline and time.monotonic() >= deadline:
@@ -273,8 +357,9 @@ class Subscriber:
             frames = self.sub.recv_multipart()
             reason = self.on_message(frames)
             if reason:
-                log(f"re-snapshot: {reason}")
-                self.snapshot(reason)
+                if not (reason.startswith("gap") and self.catch_up(reason)):
+                    log(f"re-snapshot: {reason}")
+                    self.snapshot(reason)
                 # Judge the message again against the new state: the snapshot
                 # is newer, so it is applied or dropped; one that still does
                 # not fit (an old epoch's) is stale and dropped.
@@ -306,6 +391,9 @@ def main():
                    help='also print each snapshot item as {"type":"snapshot_item",...}')
     p.add_argument("--snapshot-timeout", type=float, default=5.0,
                    help="seconds to wait for a snapshot before asking again (default 5)")
+    p.add_argument("--state-file", default=None,
+                   help="save epoch+seq here after every event; at start, resume from it "
+                        "through the watcher's history (no snapshot unless it is gone)")
     p.add_argument("--proto", default=DEFAULT_PROTO, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.count is not None and args.count < 0:

@@ -18,6 +18,7 @@ void CloneSync::Start() {
 
 void CloneSync::StartSnapshot(SnapshotCause cause, bool reset_socket) {
   state_ = State::kAwaiting;
+  history_ = false;
   cause_ = ever_live_ ? cause : SnapshotCause::kInitial;
   request_id_ = "gw-" + std::to_string(++request_counter_);
   request_pending_ = true;
@@ -38,12 +39,41 @@ void CloneSync::StartSnapshot(SnapshotCause cause, bool reset_socket) {
       .Kv("retry", reset_socket);
 }
 
-bool CloneSync::TakeRequest(std::string* request_id, bool* reset_socket) {
+void CloneSync::StartHistory(const char* why, bool reset_socket) {
+  state_ = State::kAwaiting;
+  history_ = true;
+  cause_ = SnapshotCause::kGap;
+  request_id_ = "gw-h" + std::to_string(++request_counter_);
+  request_pending_ = true;
+  reset_socket_ = reset_socket;
+  timeout_ms_ = options_.snapshot_timeout_ms;
+  deadline_ = clock_->Now() + Millis(timeout_ms_);
+  next_chunk_ = 0;
+  LogInfo("feed.gap_fetch")
+      .Kv("request_id", request_id_)
+      .Kv("epoch", epoch_)
+      .Kv("after_seq", last_seq_)
+      .Kv("reason", why);
+}
+
+bool CloneSync::TakeRequest(v1::SnapshotRequest* request, bool* reset_socket) {
   if (!request_pending_) return false;
   request_pending_ = false;
-  *request_id = request_id_;
+  request->Clear();
+  request->set_request_id(request_id_);
+  if (history_) {
+    request->mutable_history()->set_epoch(epoch_);
+    request->mutable_history()->set_after_seq(last_seq_);
+  }
   *reset_socket = reset_socket_;
   reset_socket_ = false;
+  return true;
+}
+
+bool CloneSync::TakeRequest(std::string* request_id, bool* reset_socket) {
+  v1::SnapshotRequest req;
+  if (!TakeRequest(&req, reset_socket)) return false;
+  *request_id = req.request_id();
   return true;
 }
 
@@ -73,9 +103,12 @@ void CloneSync::OnFeedMessage(v1::FeedMessage&& msg, int64_t received_us) {
     u.epoch = msg.has_event() ? msg.event().epoch() : msg.heartbeat().epoch();
     out_.push_back(std::move(u));
     if (was_down) LogInfo("feed.watcher_up").Kv("epoch", out_.back().epoch);
-    // A snapshot request sent while the watcher was away may be lost: ask
-    // again now, on a fresh socket.
-    if (state_ == State::kAwaiting && was_down) StartSnapshot(cause_, true);
+    // A request sent while the watcher was away may be lost: ask again now,
+    // on a fresh socket.
+    if (state_ == State::kAwaiting && was_down) {
+      if (history_) StartHistory("the watcher is back", true);
+      else StartSnapshot(cause_, true);
+    }
   }
   Dispatch(std::move(msg), received_us);
 }
@@ -112,7 +145,7 @@ void CloneSync::Dispatch(v1::FeedMessage&& msg, int64_t received_us) {
           .Kv("last_seq", last_seq_)
           .Kv("heartbeat_seq", hb.seq())
           .Kv("reason", "heartbeat ahead of the last event: events were lost");
-      StartSnapshot(SnapshotCause::kGap, false);
+      StartHistory("heartbeat ahead of the last event", false);
     }
     return;
   }
@@ -136,7 +169,7 @@ void CloneSync::Dispatch(v1::FeedMessage&& msg, int64_t received_us) {
         .Kv("seq", ev->seq())
         .Kv("missing", ev->seq() - last_seq_ - 1)
         .Kv("reason", "seq gap: the PUB dropped events");
-    StartSnapshot(SnapshotCause::kGap, false);
+    StartHistory("seq gap", false);
     Buffer(std::move(msg), received_us);
     return;
   }
@@ -165,6 +198,15 @@ void CloneSync::OnSnapshotChunk(v1::SnapshotChunk&& chunk) {
       (!chunk.request_id().empty() && chunk.request_id() != request_id_)) {
     LogDebug("snapshot.stale_chunk").Kv("request_id", chunk.request_id());
     return;
+  }
+  if (history_) {
+    if (chunk.history() != v1::HISTORY_STATUS_UNSPECIFIED) {
+      OnHistoryChunk(std::move(chunk));
+      return;
+    }
+    // A watcher without history support answered with a snapshot: use it.
+    LogInfo("feed.gap_snapshot").Kv("reason", "the watcher answered the history request with a snapshot");
+    history_ = false;
   }
   bool consistent = chunk.chunk_index() == next_chunk_ &&
                     (next_chunk_ == 0 || (chunk.epoch() == snap_epoch_ && chunk.seq() == snap_seq_));
@@ -196,11 +238,47 @@ void CloneSync::Complete() {
   u.cause = cause_;
   snap_items_.clear();
   out_.push_back(std::move(u));
-  state_ = State::kLive;
-  ever_live_ = true;
-  timeout_ms_ = 0;
   epoch_ = snap_epoch_;
   last_seq_ = snap_seq_;
+  GoLive();
+}
+
+void CloneSync::OnHistoryChunk(v1::SnapshotChunk&& chunk) {
+  const char* fallback = nullptr;
+  if (chunk.history() != v1::HISTORY_STATUS_OK) fallback = "the watcher no longer holds the range (gone)";
+  else if (chunk.epoch() != epoch_) fallback = "the watcher is in another epoch";
+  else if (chunk.chunk_index() != next_chunk_) fallback = "history chunk out of order";
+  if (!fallback) {
+    ++next_chunk_;
+    for (auto& ev : *chunk.mutable_events()) {
+      if (ev.seq() <= last_seq_) continue;
+      if (ev.seq() != last_seq_ + 1) {
+        fallback = "the history reply has a gap";
+        break;
+      }
+      last_seq_ = ev.seq();
+      EmitEvent(std::move(ev), clock_->UnixMicros());
+    }
+  }
+  if (fallback) {
+    LogWarn("feed.gap_snapshot").Kv("after_seq", last_seq_).Kv("reason", fallback);
+    StartSnapshot(SnapshotCause::kGap, false);
+    return;
+  }
+  if (!chunk.last()) return;
+  LogInfo("feed.gap_filled")
+      .Kv("request_id", request_id_)
+      .Kv("epoch", epoch_)
+      .Kv("seq", last_seq_)
+      .Kv("chunks", next_chunk_);
+  GoLive();
+}
+
+void CloneSync::GoLive() {
+  state_ = State::kLive;
+  history_ = false;
+  ever_live_ = true;
+  timeout_ms_ = 0;
   // Apply what arrived meanwhile: same epoch and newer only (the recipe);
   // a gap among them starts another snapshot, which buffers the rest.
   std::vector<Buffered> buffered;

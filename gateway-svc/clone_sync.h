@@ -3,8 +3,10 @@
 // The feed thread subscribes first, then feeds every received message and
 // snapshot chunk in here; CloneSync asks for snapshots, buffers events while
 // one is outstanding, applies only events newer than it, detects seq gaps
-// (seq > last+1, or a heartbeat ahead of the last seq) and new epochs (both
-// mean: take a fresh snapshot), times out unanswered snapshot requests, and
+// (seq > last+1, or a heartbeat ahead of the last seq: the missing range is
+// fetched from the watcher's history, contract section 6, and only when the
+// watcher answers "gone" or cannot answer is a fresh snapshot taken) and new
+// epochs (a fresh snapshot), times out unanswered requests, and
 // watches the heartbeat (silence past the timeout: watcher down). Its output
 // is an ordered list of FeedUpdates for the io thread.
 // Thread-safety: none; owned by the feed thread. Time comes from a Clock, so
@@ -46,9 +48,12 @@ class CloneSync {
   // Timers: watchdog and snapshot timeout. Call after each poll.
   void Tick();
 
-  // A snapshot request to send, if one is due. *reset_socket is true when an
-  // earlier request went unanswered: the caller should use a fresh DEALER so
-  // a stale request or reply cannot linger.
+  // A request to send on the snapshot socket (a snapshot, or a history
+  // request for a gap), if one is due. *reset_socket is true when an earlier
+  // request went unanswered: the caller should use a fresh DEALER so a stale
+  // request or reply cannot linger.
+  bool TakeRequest(v1::SnapshotRequest* request, bool* reset_socket);
+  // The same, for callers that only need the request id.
   bool TakeRequest(std::string* request_id, bool* reset_socket);
   // Updates for the io thread, in order (consecutive events are batched).
   std::vector<FeedUpdate> TakeUpdates();
@@ -56,6 +61,8 @@ class CloneSync {
   Millis TimeUntilNextTick() const;
 
   bool live() const { return state_ == State::kLive; }
+  // A gap's range is being fetched from the watcher's history.
+  bool fetching_history() const { return state_ == State::kAwaiting && history_; }
   const std::string& epoch() const { return epoch_; }
   uint64_t last_seq() const { return last_seq_; }
   size_t buffered() const { return buffer_.size(); }
@@ -68,6 +75,11 @@ class CloneSync {
   };
 
   void StartSnapshot(SnapshotCause cause, bool reset_socket);
+  // A gap after last_seq_: ask the watcher's history for what follows it.
+  void StartHistory(const char* why, bool reset_socket);
+  void OnHistoryChunk(v1::SnapshotChunk&& chunk);
+  // Live again after a snapshot or a filled gap: applies what was buffered.
+  void GoLive();
   void Dispatch(v1::FeedMessage&& msg, int64_t received_us);
   void Complete();
   void Buffer(v1::FeedMessage&& msg, int64_t received_us);
@@ -87,6 +99,7 @@ class CloneSync {
   SteadyTime deadline_{};
   int timeout_ms_ = 0;  // current snapshot timeout (backs off while unanswered)
   SnapshotCause cause_ = SnapshotCause::kInitial;
+  bool history_ = false;  // the outstanding request is a history request
   uint32_t next_chunk_ = 0;
   std::string snap_epoch_;
   uint64_t snap_seq_ = 0;

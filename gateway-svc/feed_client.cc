@@ -51,6 +51,12 @@ void FeedClient::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void FeedClient::FetchHistory(std::string epoch, uint64_t after_seq, uint64_t until_seq,
+                              HistoryCallback done) {
+  std::lock_guard<std::mutex> lock(fetch_mu_);
+  fetch_inbox_.push_back({std::move(epoch), after_seq, until_seq, std::move(done)});
+}
+
 void FeedClient::Run() {
   // A ZeroMQ error (should not happen once flags are validated) must not
   // leave the gateway without a feed: report the watcher down and start over.
@@ -73,6 +79,38 @@ void FeedClient::Run() {
   }
 }
 
+bool FeedClient::RecvChunk(zmq::socket_t& dealer, std::vector<zmq::message_t>* parts,
+                           v1::SnapshotChunk* chunk) {
+  for (;;) {
+    parts->clear();
+    auto got = zmq::recv_multipart(dealer, std::back_inserter(*parts), zmq::recv_flags::dontwait);
+    if (!got) return false;
+    // Skip an empty delimiter frame if the ROUTER echoed one.
+    const zmq::message_t* body = nullptr;
+    for (const auto& p : *parts)
+      if (p.size() > 0) body = &p;
+    if (!body && !parts->empty()) body = &parts->back();
+    if (body && chunk->ParseFromArray(body->data(), static_cast<int>(body->size()))) return true;
+    if (metrics_) metrics_->feed_decode_errors->Add();
+    LogWarn("snapshot.bad_chunk").Kv("reason", "not a SnapshotChunk; ignored");
+  }
+}
+
+void FeedClient::SendHistoryRequests(HistoryFetcher& fetcher, zmq::socket_t& dealer) {
+  std::vector<FetchRequest> inbox;
+  {
+    std::lock_guard<std::mutex> lock(fetch_mu_);
+    inbox.swap(fetch_inbox_);
+  }
+  for (auto& f : inbox) fetcher.Fetch(f.epoch, f.after_seq, f.until_seq, std::move(f.done));
+  v1::SnapshotRequest req;
+  while (fetcher.TakeRequest(&req)) {
+    std::string body = req.SerializeAsString();
+    if (!dealer.send(zmq::buffer(body), zmq::send_flags::dontwait))
+      LogWarn("history.send_failed").Kv("request_id", req.request_id()).Kv("reason", "no peer; fails on timeout");
+  }
+}
+
 void FeedClient::RunOnce() {
   {
     zmq::context_t ctx(1);
@@ -90,6 +128,8 @@ void FeedClient::RunOnce() {
       return d;
     };
     zmq::socket_t dealer = make_dealer();
+    zmq::socket_t history_dealer = make_dealer();
+    HistoryFetcher fetcher(clock_, options_.sync.snapshot_timeout_ms);
 
     CloneSync sync(options_.sync, clock_, metrics_);
     sync.Start();
@@ -100,26 +140,27 @@ void FeedClient::RunOnce() {
 
     std::vector<zmq::message_t> parts;
     while (!stop_.load(std::memory_order_relaxed)) {
-      std::string request_id;
+      v1::SnapshotRequest req;
       bool reset = false;
-      if (sync.TakeRequest(&request_id, &reset)) {
+      if (sync.TakeRequest(&req, &reset)) {
         if (reset) dealer = make_dealer();
-        v1::SnapshotRequest req;
-        req.set_request_id(request_id);
         std::string body = req.SerializeAsString();
         zmq::message_t m(body.data(), body.size());
         if (!dealer.send(m, zmq::send_flags::dontwait)) {
           LogWarn("snapshot.send_failed")
-              .Kv("request_id", request_id)
+              .Kv("request_id", req.request_id())
               .Kv("reason", "DEALER queue full or no peer; will retry on timeout");
         }
       }
 
+      SendHistoryRequests(fetcher, history_dealer);
+
       int timeout = static_cast<int>(
           std::min<int64_t>(kMaxPollMs, sync.TimeUntilNextTick().count()));
       zmq::pollitem_t items[] = {{sub.handle(), 0, ZMQ_POLLIN, 0},
-                                 {dealer.handle(), 0, ZMQ_POLLIN, 0}};
-      zmq::poll(items, 2, std::chrono::milliseconds(std::max(timeout, 1)));
+                                 {dealer.handle(), 0, ZMQ_POLLIN, 0},
+                                 {history_dealer.handle(), 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, 3, std::chrono::milliseconds(std::max(timeout, 1)));
 
       for (int n = 0; n < kMaxMessagesPerRound; ++n) {
         parts.clear();
@@ -137,25 +178,11 @@ void FeedClient::RunOnce() {
         }
         sync.OnFeedMessage(std::move(msg), now_us);
       }
-      for (;;) {
-        parts.clear();
-        auto got =
-            zmq::recv_multipart(dealer, std::back_inserter(parts), zmq::recv_flags::dontwait);
-        if (!got) break;
-        // Skip an empty delimiter frame if the ROUTER echoed one.
-        const zmq::message_t* body = nullptr;
-        for (const auto& p : parts)
-          if (p.size() > 0) body = &p;
-        v1::SnapshotChunk chunk;
-        if (!body && !parts.empty()) body = &parts.back();
-        if (!body || !chunk.ParseFromArray(body->data(), static_cast<int>(body->size()))) {
-          if (metrics_) metrics_->feed_decode_errors->Add();
-          LogWarn("snapshot.bad_chunk").Kv("reason", "not a SnapshotChunk; ignored");
-          continue;
-        }
-        sync.OnSnapshotChunk(std::move(chunk));
-      }
+      v1::SnapshotChunk chunk;
+      while (RecvChunk(dealer, &parts, &chunk)) sync.OnSnapshotChunk(std::move(chunk));
+      while (RecvChunk(history_dealer, &parts, &chunk)) fetcher.OnChunk(std::move(chunk));
       sync.Tick();
+      fetcher.Tick();
       std::vector<FeedUpdate> updates = sync.TakeUpdates();
       if (!updates.empty()) sink_(std::move(updates));
     }

@@ -15,6 +15,7 @@ BUILD_PKGS=(
   libwebsocketpp-dev libasio-dev
   libprotobuf-dev protobuf-compiler
   nlohmann-json3-dev libcli11-dev
+  libleveldb-dev
 )
 TEST_PKGS=(
   libgtest-dev googletest libgmock-dev

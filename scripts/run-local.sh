@@ -13,7 +13,10 @@
 #   CODEREF_WATCHER_HTTP_PORT=9100  watcher /healthz, /metrics (--http)
 #   CODEREF_GATEWAY_PORT=8000       gateway HTTP + WebSocket (--listen)
 #   CODEREF_PROJECTS=<file>         use this projects.json in place (no copy)
-#   CODEREF_RUN_DIR=<dir>           run folder (default: a new /tmp/coderef-live-run.*)
+#   CODEREF_RUN_DIR=<dir>           run folder (default: a new /tmp/coderef-live-run.*);
+#                                   the watcher's durable state is <dir>/state
+#                                   (WATCHER_STATE_DIR overrides), so a fixed run
+#                                   folder keeps the epoch across runs
 #   CODEREF_BUILD_DIR=build/release where the binaries are
 #   CODEREF_READY_TIMEOUT=30        seconds to wait for /readyz
 #   SKIP_DEPS=1 SKIP_BUILD=1 SKIP_WEB=1   skip those steps
@@ -78,6 +81,11 @@ else
   cp -a examples/demo-workspace "$WS"
   PROJECTS="$WS/projects.json"
   EXTRA_WATCHER_ARGS=(--workorder-log "$WS/workorder-log.txt")
+fi
+
+# The watcher's durable state (contract section 6): restarts keep the epoch.
+if [[ -z "${WATCHER_STATE_DIR:-}" ]]; then
+  EXTRA_WATCHER_ARGS+=(--state-dir "$RUN_DIR/state")
 fi
 
 # --- 3. start, stop on exit --------------------------------------------------

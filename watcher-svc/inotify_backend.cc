@@ -91,6 +91,13 @@ void InotifyBackend::ReadEvents(std::vector<RawEvent>* out) {
       if (ev->mask & (IN_CREATE | IN_MOVED_TO)) r.type = RawEvent::Type::kCreated;
       else if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) r.type = RawEvent::Type::kDeleted;
       else r.type = RawEvent::Type::kChanged;
+      // A file created by open(O_CREAT) is written next; one renamed in is
+      // whole. (A hard link or symlink made by IN_CREATE never closes: it
+      // is held until --max-hold-ms.)
+      if (!r.is_dir) {
+        if (ev->mask & (IN_MOVED_TO | IN_CLOSE_WRITE)) r.completion = Completion::kComplete;
+        else if (ev->mask & (IN_CREATE | IN_MODIFY)) r.completion = Completion::kInProgress;
+      }
       out->push_back(std::move(r));
     }
   }

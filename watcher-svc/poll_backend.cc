@@ -59,12 +59,16 @@ void PollBackend::ReadEvents(std::vector<RawEvent>* out) {
       continue;
     }
     const auto& before = it->second.entries;
-    for (const auto& [name, sig] : now.entries) {
+    // Only full watches see sizes and mtimes, so only they can tell when a
+    // file stops changing.
+    const bool sized = !it->second.entries_only;
+    for (auto& [name, sig] : now.entries) {
       auto b = before.find(name);
       RawEvent r;
       r.dir = dir;
       r.name = name;
       r.is_dir = sig.is_dir;
+      if (sized && !sig.is_dir) r.completion = Completion::kInProgress;
       if (b == before.end()) {
         r.type = RawEvent::Type::kCreated;
       } else if (b->second.is_dir != sig.is_dir || (sig.ino != b->second.ino && !sig.is_dir)) {
@@ -72,13 +76,21 @@ void PollBackend::ReadEvents(std::vector<RawEvent>* out) {
         RawEvent d = r;
         d.type = RawEvent::Type::kDeleted;
         d.is_dir = b->second.is_dir;
+        d.completion = Completion::kUnknown;
         out->push_back(std::move(d));
         r.type = RawEvent::Type::kCreated;
       } else if (!(b->second == sig)) {
         r.type = RawEvent::Type::kChanged;
+      } else if (b->second.unsettled) {
+        // Same size and mtime on two polls: the write is complete.
+        r.type = RawEvent::Type::kChanged;
+        r.completion = Completion::kComplete;
+        out->push_back(std::move(r));
+        continue;
       } else {
         continue;
       }
+      sig.unsettled = r.completion == Completion::kInProgress;
       out->push_back(std::move(r));
     }
     for (const auto& [name, sig] : before) {

@@ -2,6 +2,9 @@
 // --poll-ms and reports differences as the same RawEvents inotify would
 // (for Docker Desktop bind mounts and network shares, which deliver no
 // inotify events). Change detection per entry: (type, size, mtime, inode).
+// A file that changed is in progress until a later poll finds its size and
+// mtime unchanged; that poll reports it complete (a kChanged with
+// Completion::kComplete), the poll backend's IN_CLOSE_WRITE.
 // Not thread-safe.
 #pragma once
 
@@ -32,6 +35,7 @@ class PollBackend final : public WatchBackend {
     uint64_t size = 0;
     int64_t mtime_ns = 0;
     uint64_t ino = 0;
+    bool unsettled = false;  // changed at the last poll (not part of ==)
     bool operator==(const EntrySig& o) const {
       return is_dir == o.is_dir && size == o.size && mtime_ns == o.mtime_ns && ino == o.ino;
     }

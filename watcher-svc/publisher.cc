@@ -1,8 +1,11 @@
 #include "watcher-svc/publisher.h"
 
+#include <algorithm>
+
 #include "common/log.h"
 #include "common/names.h"
 #include "common/text.h"
+#include "watcher-svc/history_reply.h"
 
 namespace coderef::watcher {
 
@@ -25,6 +28,7 @@ Publisher::Publisher(zmq::context_t& ctx, PublisherOptions options, const Clock&
   published_ = metrics.Counter("coderef_watcher_events_published_total", "Change events published");
   send_failures_ = metrics.Counter("coderef_watcher_send_failures_total", "Messages the PUB socket refused");
   snapshots_ = metrics.Counter("coderef_watcher_snapshots_served_total", "Snapshot requests answered");
+  histories_ = metrics.Counter("coderef_watcher_history_requests_total", "History requests answered (events or gone)");
   heartbeats_ = metrics.Counter("coderef_watcher_heartbeats_total", "Heartbeats sent");
   seq_gauge_ = metrics.Gauge("coderef_watcher_seq", "Last seq published in this epoch");
   blocked_total_ = metrics.Counter("coderef_watcher_pub_blocked_total",
@@ -56,6 +60,7 @@ bool Publisher::Flush() {
   auto now = clock_.Now();
   while (!outbox_.empty()) {
     if (TrySend(outbox_.front())) {
+      if (outbox_.front().seq) sent_seq_ = outbox_.front().seq;
       outbox_.pop_front();
       blocked_ = false;  // progress: the subscribers are reading
       continue;
@@ -76,6 +81,7 @@ bool Publisher::Flush() {
     pub_.set(zmq::sockopt::xpub_nodrop, 0);
     TrySend(outbox_.front());
     pub_.set(zmq::sockopt::xpub_nodrop, 1);
+    if (seq) sent_seq_ = seq;
     outbox_.pop_front();
     blocked_ = false;
     lossy_->Add();
@@ -98,15 +104,33 @@ void Publisher::DrainSubscriptions() {
   }
 }
 
+void Publisher::SetEpoch(std::string epoch, uint64_t seq, uint64_t sent_seq) {
+  epoch_ = std::move(epoch);
+  seq_ = seq;
+  sent_seq_ = std::min(seq, sent_seq);
+  seq_gauge_->Set(static_cast<int64_t>(seq_));
+}
+
 void Publisher::Publish(std::vector<v1::ChangeEvent>* events, int64_t first_change_us) {
-  v1::FeedMessage msg;
+  Stamp(events, first_change_us);
+  Send(events);
+}
+
+void Publisher::Stamp(std::vector<v1::ChangeEvent>* events, int64_t first_change_us) {
+  int64_t now_us = clock_.UnixMicros();
   for (auto& ev : *events) {
     ev.set_epoch(epoch_);
     ev.set_seq(++seq_);
     ev.set_first_change_us(first_change_us);
-    ev.set_published_us(clock_.UnixMicros());
-    msg.mutable_event()->Swap(&ev);
-    Enqueue(Topic(msg.event().kind(), msg.event().project()), msg, seq_);
+    ev.set_published_us(now_us);
+  }
+}
+
+void Publisher::Send(std::vector<v1::ChangeEvent>* events) {
+  v1::FeedMessage msg;
+  for (auto& ev : *events) {
+    msg.mutable_event()->Swap(&ev);  // no copy of the item's text
+    Enqueue(Topic(msg.event().kind(), msg.event().project()), msg, msg.event().seq());
     msg.mutable_event()->Swap(&ev);
     published_->Add();
   }
@@ -128,16 +152,17 @@ void Publisher::Heartbeat(uint32_t interval_ms) {
   Flush();
 }
 
-void Publisher::ServeSnapshots(const StateStore& state) {
+void Publisher::ServeSnapshots(const StateStore& state, EventHistory* history) {
   for (int i = 0; i < 64; ++i) {
     std::vector<zmq::message_t> parts;
     auto got = zmq::recv_multipart(router_, std::back_inserter(parts), zmq::recv_flags::dontwait);
     if (!got) return;
-    AnswerSnapshot(parts, state);
+    AnswerSnapshot(parts, state, history);
   }
 }
 
-void Publisher::AnswerSnapshot(const std::vector<zmq::message_t>& request, const StateStore& state) {
+void Publisher::AnswerSnapshot(const std::vector<zmq::message_t>& request, const StateStore& state,
+                               EventHistory* history) {
   if (request.empty()) return;
   const zmq::message_t& identity = request[0];
   bool delimiter = request.size() >= 3 && request[1].size() == 0;
@@ -153,11 +178,15 @@ void Publisher::AnswerSnapshot(const std::vector<zmq::message_t>& request, const
     chunk.set_epoch(epoch_);
     chunk.set_seq(seq_);
     chunk.set_last(true);
-    std::string out;
-    chunk.SerializeToString(&out);
-    router_.send(zmq::buffer(identity.data(), identity.size()), zmq::send_flags::sndmore);
-    if (delimiter) router_.send(zmq::message_t(), zmq::send_flags::sndmore);
-    router_.send(zmq::buffer(out), zmq::send_flags::none);
+    SendSnapshotReply(router_, identity, delimiter, chunk);
+    return;
+  }
+  if (req.has_history()) {
+    MemoryHistory none(0, 0);
+    none.Reset(seq_ + 1);
+    AnswerHistory(router_, identity, delimiter, req, epoch_, seq_, history ? *history : none,
+                  HistoryReplyLimits{options_.chunk_items, options_.chunk_bytes});
+    histories_->Add();
     return;
   }
   uint32_t max_items = req.max_items_per_chunk() ? req.max_items_per_chunk() : options_.chunk_items;
@@ -176,11 +205,7 @@ void Publisher::AnswerSnapshot(const std::vector<zmq::message_t>& request, const
     chunk.set_chunk_index(index++);
     chunk.set_last(last);
     chunk.set_total_items(total);
-    std::string out;
-    chunk.SerializeToString(&out);
-    router_.send(zmq::buffer(identity.data(), identity.size()), zmq::send_flags::sndmore);
-    if (delimiter) router_.send(zmq::message_t(), zmq::send_flags::sndmore);
-    router_.send(zmq::buffer(out), zmq::send_flags::none);
+    SendSnapshotReply(router_, identity, delimiter, chunk);
     chunk.Clear();
     bytes = 0;
   };

@@ -28,6 +28,7 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/zmq_util.h"
+#include "watcher-svc/event_history.h"
 #include "watcher-svc/state_store.h"
 
 namespace coderef::watcher {
@@ -51,6 +52,12 @@ class Publisher {
   const std::string& epoch() const { return epoch_; }
   // The last seq assigned (the state and snapshots include it).
   uint64_t seq() const { return seq_; }
+  // Every event up to this seq was handed to the PUB socket.
+  uint64_t sent_seq() const { return sent_seq_; }
+  // Goes on in `epoch` after `seq` (a resumed epoch, or a new one at 0).
+  // What waits in the outbox still goes out first, with its old epoch.
+  // `sent_seq`: every event up to it went out already (default: all).
+  void SetEpoch(std::string epoch, uint64_t seq, uint64_t sent_seq = UINT64_MAX);
   const std::string& pub_endpoint() const { return pub_bound_; }
   const std::string& snapshot_endpoint() const { return snapshot_bound_; }
   zmq::socket_t& router() { return router_; }
@@ -59,6 +66,12 @@ class Publisher {
   // publishes them in order (what a full subscriber holds back waits in
   // the outbox).
   void Publish(std::vector<v1::ChangeEvent>* events, int64_t first_change_us);
+  // Publish() in two steps, so a batch can be stored between them
+  // (write-ahead, durable_state.h): Stamp numbers the events (advancing
+  // seq()), Send publishes stamped events in order (also stored events
+  // re-sent at a restart, with their own seqs).
+  void Stamp(std::vector<v1::ChangeEvent>* events, int64_t first_change_us);
+  void Send(std::vector<v1::ChangeEvent>* events);
   // A heartbeat, after every event already published.
   void Heartbeat(uint32_t interval_ms);
   // Sends what waits in the outbox, in order, until a subscriber's queue is
@@ -70,11 +83,13 @@ class Publisher {
   size_t outbox_size() const { return outbox_.size(); }
   // Reads the subscription messages the XPUB socket queues for us.
   void DrainSubscriptions();
-  // Answers every pending snapshot request (non-blocking drain).
-  void ServeSnapshots(const StateStore& state);
+  // Answers every pending snapshot request (non-blocking drain); history
+  // requests from `history` (none: they are answered "gone").
+  void ServeSnapshots(const StateStore& state, EventHistory* history = nullptr);
 
  private:
-  void AnswerSnapshot(const std::vector<zmq::message_t>& request, const StateStore& state);
+  void AnswerSnapshot(const std::vector<zmq::message_t>& request, const StateStore& state,
+                      EventHistory* history);
   struct Outgoing {
     std::string topic;
     std::string body;
@@ -90,6 +105,7 @@ class Publisher {
   std::string pub_bound_, snapshot_bound_;
   std::string epoch_;
   uint64_t seq_ = 0;
+  uint64_t sent_seq_ = 0;
   std::deque<Outgoing> outbox_;
   bool blocked_ = false;
   std::chrono::steady_clock::time_point blocked_since_{};
@@ -99,6 +115,7 @@ class Publisher {
   Metric* outbox_gauge_ = nullptr;
   Metric* send_failures_ = nullptr;
   Metric* snapshots_ = nullptr;
+  Metric* histories_ = nullptr;
   Metric* heartbeats_ = nullptr;
   Metric* seq_gauge_ = nullptr;
 };

@@ -14,6 +14,17 @@
 
 namespace coderef::watcher {
 
+// Whether the change an event reports leaves the file complete (see
+// dirty_files.h): what lets a batch of complete writes flush early and keeps
+// half-written files out of a batch.
+enum class Completion {
+  kUnknown,     // metadata only (IN_ATTRIB), a directory, or not known
+  kInProgress,  // created or written, not yet closed (IN_CREATE, IN_MODIFY;
+                // poll: size/mtime differ from the previous poll)
+  kComplete,    // closed after writing (IN_CLOSE_WRITE), renamed into place
+                // (IN_MOVED_TO); poll: size and mtime equal on two polls
+};
+
 struct RawEvent {
   enum class Type {
     kChanged,    // entry content/metadata changed (IN_MODIFY, IN_CLOSE_WRITE, IN_ATTRIB)
@@ -26,6 +37,7 @@ struct RawEvent {
   std::string dir;   // the watched directory (absolute); "" for kOverflow
   std::string name;  // entry name within dir; "" for kSelfGone/kOverflow
   bool is_dir = false;
+  Completion completion = Completion::kUnknown;
 };
 
 class WatchBackend {

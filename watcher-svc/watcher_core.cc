@@ -1,9 +1,7 @@
 #include "watcher-svc/watcher_core.h"
 
-#include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <thread>
 
 #include "common/log.h"
 #include "common/names.h"
@@ -13,8 +11,6 @@
 namespace coderef::watcher {
 
 namespace {
-
-bool IsLocation(std::string_view s) { return s == "working" || s == "archived" || s == "stubs"; }
 
 // The only file names ClassifyPath can accept.
 bool IsTrackedFileName(std::string_view n) {
@@ -46,27 +42,46 @@ WatcherMetrics WatcherMetrics::Register(MetricsRegistry& reg) {
 
 WatcherCore::WatcherCore(WatcherOptions options, FileSystem& fs, WatchBackend& backend,
                          WatcherMetrics metrics)
-    : options_(std::move(options)), fs_(fs), backend_(backend), metrics_(metrics) {
+    : options_(std::move(options)),
+      fs_(fs),
+      backend_(backend),
+      metrics_(metrics),
+      loaders_(options_.load_threads),
+      dirty_files_(options_.max_hold),
+      watch_plan_(backend_, fs_,
+                  WatchPlan::Metrics{metrics_.watch_errors, metrics_.watch_limit_errors, metrics_.unwatched_dirs},
+                  DirName(NormalizePath(options_.projects_file))) {
   options_.projects_file = NormalizePath(options_.projects_file);
   registry_dir_ = DirName(options_.projects_file);
   registry_name_ = BaseName(options_.projects_file);
   for (const auto& l : options_.workorder_logs) global_logs_.insert(NormalizePath(l));
 }
 
-bool WatcherCore::Start() {
+bool WatcherCore::Start(SteadyTime now) {
   registry_dirty_ = true;
   for (const auto& l : global_logs_) MarkFile(l);
   // The initial state is published as state (what a snapshot at seq 0
   // shows), not as events.
-  initial_ = true;
-  Flush();
-  initial_ = false;
+  FlushBatch(now, /*emit=*/false);
   return registry_loaded_;
 }
 
 bool WatcherCore::dirty() const {
   return registry_dirty_ || full_rescan_ || !dirty_files_.empty() || !dirty_dirs_.empty() ||
          !rescan_projects_.empty();
+}
+
+bool WatcherCore::ready(SteadyTime now) const {
+  return registry_dirty_ || full_rescan_ || dirty_files_.HasReady(now) || !dirty_dirs_.empty() ||
+         !rescan_projects_.empty();
+}
+
+bool WatcherCore::batch_complete() const {
+  // A new folder (dirty_dirs_) does not count against it: it was scanned
+  // when it appeared, and its files are dirty with their own completion
+  // (unknown when found by the scan). A folder that went away does.
+  return !registry_dirty_ && !full_rescan_ && rescan_projects_.empty() &&
+         dirty_files_.AllComplete();
 }
 
 void WatcherCore::ScheduleRescan(const std::string& reason) {
@@ -77,74 +92,30 @@ void WatcherCore::ScheduleRescan(const std::string& reason) {
 
 // ---------------------------------------------------------------- watches
 
-bool WatcherCore::Watch(const std::string& dir, bool entries_only) {
-  int err = 0;
-  if (backend_.AddWatch(dir, entries_only, &err)) {
-    if (failed_watches_.erase(dir) && metrics_.unwatched_dirs)
-      metrics_.unwatched_dirs->Set(static_cast<int64_t>(failed_watches_.size()));
-    return true;
-  }
-  if (err == ENOENT || err == ENOTDIR) return false;  // gone already: the parent's events cover it
-  if (failed_watches_.insert(dir).second) {
-    if (metrics_.watch_errors) metrics_.watch_errors->Add();
-    if (err == ENOSPC) {
-      if (metrics_.watch_limit_errors) metrics_.watch_limit_errors->Add();
-      LogError("watch.limit_reached")
-          .Kv("dir", EscapeForDisplay(dir))
-          .Kv("watches", static_cast<uint64_t>(backend_.watch_count()))
-          .Kv("hint", "raise fs.inotify.max_user_watches; this folder is rescanned every 2 s meanwhile");
-    } else {
-      LogError("watch.failed").Kv("dir", EscapeForDisplay(dir)).Kv("error", ErrnoText(err));
-    }
-  }
-  if (metrics_.unwatched_dirs)
-    metrics_.unwatched_dirs->Set(static_cast<int64_t>(failed_watches_.size()));
-  return false;
-}
-
 bool WatcherCore::RetryFailedWatches() {
-  if (failed_watches_.empty()) return false;
-  std::set<std::string> dirs = failed_watches_;
-  for (const auto& d : dirs) {
-    FileStat st;
-    int err = 0;
-    if (!fs_.Stat(d, &st, &err) || !st.is_dir) {
-      failed_watches_.erase(d);
-    }
-    // Whether or not the watch succeeds now, rescan: changes in an
-    // unwatched folder are only seen this way.
-    dirty_dirs_.insert(d);
-  }
-  if (metrics_.unwatched_dirs)
-    metrics_.unwatched_dirs->Set(static_cast<int64_t>(failed_watches_.size()));
+  if (!watch_plan_.has_failed()) return false;
+  // Whether or not the watch succeeds now, rescan: changes in an unwatched
+  // folder are only seen this way.
+  for (auto& d : watch_plan_.TakeRetries()) dirty_dirs_.insert(std::move(d));
   return true;
 }
 
 void WatcherCore::EnsureBaseWatches() {
-  Watch(registry_dir_, false);
-  for (const auto& l : global_logs_) Watch(DirName(l), false);
+  watch_plan_.Watch(registry_dir_, false);
+  for (const auto& l : global_logs_) watch_plan_.Watch(DirName(l), false);
 }
 
-int WatcherCore::WatchModeFor(const std::string& rel_dir) const {
-  auto parts = Split(rel_dir, '/');
-  if (parts.empty() || parts[0] != "coderef") return 0;
-  if (parts.size() == 1) return 2;
-  if (!IsLocation(parts[1])) return 0;
-  if (parts.size() == 2) return 1;
-  if (parts.size() == 3) return 2;
-  return 0;
-}
-
-void WatcherCore::ScanDir(const std::string& abs_dir, const std::string& rel_dir, int depth) {
-  int mode = WatchModeFor(rel_dir);
+void WatcherCore::ScanDir(const std::string& abs_dir, const std::string& rel_dir, int depth,
+                          std::vector<DeferredList>* defer) {
+  int mode = WatchPlan::ModeFor(rel_dir);
   if (mode == 0 || depth > 8) return;
   // Watch first, then list: a file created between the two is seen twice
   // (harmless), never missed.
-  Watch(abs_dir, mode == 1);
-  if (deferred_lists_ && mode == 2 && depth > 0) {
+  watch_plan_.Watch(abs_dir, mode == 1);
+  if (defer && mode == 2 && depth > 0) {
     // A feature folder during a large scan: listed later, on several
     // threads (ListDeferred). It is watched already, so nothing is missed.
-    deferred_lists_->push_back(DeferredList{abs_dir, rel_dir, depth, {}, 0, false});
+    defer->push_back(DeferredList{abs_dir, rel_dir, depth, {}, 0, false});
     return;
   }
   std::vector<DirEntry> entries;
@@ -154,10 +125,11 @@ void WatcherCore::ScanDir(const std::string& abs_dir, const std::string& rel_dir
       LogWarn("scan.list_failed").Kv("dir", EscapeForDisplay(abs_dir)).Kv("error", ErrnoText(err));
     return;
   }
-  ScanEntries(abs_dir, rel_dir, depth, entries);
+  ScanEntries(abs_dir, rel_dir, depth, defer, entries);
 }
 
 void WatcherCore::ScanEntries(const std::string& abs_dir, const std::string& rel_dir, int depth,
+                              std::vector<DeferredList>* defer,
                               const std::vector<DirEntry>& entries) {
   for (const auto& e : entries) {
     // Most files in a feature folder are not tracked (notes, code): skip
@@ -166,7 +138,7 @@ void WatcherCore::ScanEntries(const std::string& abs_dir, const std::string& rel
     std::string child_rel = rel_dir + "/" + e.name;
     std::string child_abs = JoinPath(abs_dir, e.name);
     if (e.is_dir) {
-      if (WatchModeFor(child_rel) != 0) ScanDir(child_abs, child_rel, depth + 1);
+      if (WatchPlan::ModeFor(child_rel) != 0) ScanDir(child_abs, child_rel, depth + 1, defer);
     } else if (ClassifyPath(child_rel)) {
       // Regular files, and also what only looks like one (a dangling or
       // looping symlink, a FIFO): ComputeItems logs why those are skipped.
@@ -178,97 +150,27 @@ void WatcherCore::ScanEntries(const std::string& abs_dir, const std::string& rel
 void WatcherCore::ListDeferred(std::vector<DeferredList>* dirs) {
   // Listing the (already watched) feature folders is most of a large
   // scan's system time; it touches only the file system.
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t k; (k = next.fetch_add(1, std::memory_order_relaxed)) < dirs->size();) {
-      DeferredList& d = (*dirs)[k];
-      d.ok = fs_.ListDir(d.abs_dir, &d.entries, &d.err);
-    }
-  };
-  std::vector<std::thread> threads;
-  int n = std::min<int>(options_.load_threads, static_cast<int>(dirs->size() / kMinFilesPerThread));
-  for (int t = 1; t < n; ++t) threads.emplace_back(work);
-  work();
-  for (auto& t : threads) t.join();
+  loaders_.ForEach(dirs->size(), kMinFilesPerThread, [&](size_t k) {
+    DeferredList& d = (*dirs)[k];
+    d.ok = fs_.ListDir(d.abs_dir, &d.entries, &d.err);
+  });
   for (DeferredList& d : *dirs) {
     if (!d.ok) {
       if (d.err != ENOENT && d.err != ENOTDIR)
         LogWarn("scan.list_failed").Kv("dir", EscapeForDisplay(d.abs_dir)).Kv("error", ErrnoText(d.err));
       continue;
     }
-    ScanEntries(d.abs_dir, d.rel_dir, d.depth, d.entries);
+    ScanEntries(d.abs_dir, d.rel_dir, d.depth, nullptr, d.entries);
   }
 }
 
-void WatcherCore::DropAnchor(const std::string& project_id) {
-  // A project has at most one anchor: find it through the index rather
-  // than walking every anchor (that walk made start-up O(projects^2)).
-  auto at = anchor_dir_of_.find(project_id);
-  if (at == anchor_dir_of_.end()) return;
-  auto it = anchors_.find(at->second);
-  anchor_dir_of_.erase(at);
-  if (it == anchors_.end()) return;
-  auto& v = it->second;
-  v.erase(std::remove_if(v.begin(), v.end(),
-                         [&](const Anchor& a) { return a.project_id == project_id; }),
-          v.end());
-  if (v.empty()) {
-    if (it->first != registry_dir_) backend_.RemoveWatch(it->first);
-    anchors_.erase(it);
-  }
-}
-
-void WatcherCore::EnsureProjectWatches(const ProjectEntry& p) {
-  DropAnchor(p.id);
-  // Anchor on the nearest existing ancestor of <root>/coderef, watching for
-  // the next path component to appear.
-  std::string target = JoinPath(p.path, "coderef");
-  std::string child = "coderef";
-  std::string dir = p.path;
-  for (int guard = 0; guard < 64; ++guard) {
-    FileStat st;
-    int err = 0;
-    if (fs_.Stat(dir, &st, &err) && st.is_dir) break;
-    if (dir == "/") break;
-    child = BaseName(dir);
-    dir = DirName(dir);
-  }
-  anchors_[dir].push_back(Anchor{p.id, child});
-  anchor_dir_of_[p.id] = dir;
-  Watch(dir, true);
-}
-
-void WatcherCore::DropProjectWatches(const ProjectEntry& p) {
-  DropAnchor(p.id);
-  // The coderef tree: its directories are the watched ones under it.
-  std::vector<std::string> stale;
-  std::string prefix = JoinPath(p.path, "coderef");
-  for (const auto& d : failed_watches_)
-    if (d == prefix || StartsWith(d, prefix + "/")) stale.push_back(d);
-  for (const auto& d : stale) failed_watches_.erase(d);
-  // Walk the published sources to find watched dirs (cheaper than asking
-  // the backend for a list; dirs without sources are dropped when the
-  // kernel reports them gone or on the next restart).
-  std::set<std::string> dirs;
-  for (const auto& s : state_.SourcesUnder(prefix)) {
-    std::string d = DirName(s);
-    while (d.size() >= prefix.size()) {
-      dirs.insert(d);
-      if (d == prefix) break;
-      d = DirName(d);
-    }
-  }
-  dirs.insert(prefix);
-  for (const auto& d : dirs) backend_.RemoveWatch(d);
-}
-
-void WatcherCore::ScanProject(const ProjectEntry& p) {
+void WatcherCore::ScanProject(const ProjectEntry& p, std::vector<DeferredList>* defer) {
   for (const auto& s : state_.SourcesUnder(p.path)) MarkFile(s);
   std::string coderef = JoinPath(p.path, "coderef");
   FileStat st;
   int err = 0;
   if (fs_.Stat(coderef, &st, &err) && st.is_dir && !st.is_symlink) {
-    ScanDir(coderef, "coderef", 0);
+    ScanDir(coderef, "coderef", 0, defer);
   }
 }
 
@@ -360,8 +262,8 @@ void WatcherCore::ReloadRegistry(std::vector<v1::ChangeEvent>* events,
     else if (o->second.path != p.path) moved.push_back(o->second);
   }
 
-  for (const auto& p : removed) DropProjectWatches(p);
-  for (const auto& p : moved) DropProjectWatches(p);
+  for (const auto& p : removed) watch_plan_.DropProject(p, state_.SourcesUnder(JoinPath(p.path, "coderef")));
+  for (const auto& p : moved) watch_plan_.DropProject(p, state_.SourcesUnder(JoinPath(p.path, "coderef")));
   projects_ = parsed.projects;
   root_index_.clear();
   for (size_t i = 0; i < projects_.size(); ++i) root_index_.emplace(projects_[i].path, i);
@@ -379,26 +281,20 @@ void WatcherCore::ReloadRegistry(std::vector<v1::ChangeEvent>* events,
   for (const auto& l : global_logs_) MarkFile(l);
 
   for (const auto& p : removed) {
-    v1::Item old = ProjectItem(p);
-    std::string id = StateStore::ItemId(old);
-    if (const v1::Item* published = state_.Find(id)) {
-      AddEvent(v1::EVENT_TYPE_PROJECT_REMOVED, *published, false, trailing);
-      state_.Erase(id);
-    }
+    differ_.RemoveItem(StateStore::ItemId(ProjectItem(p)), v1::EVENT_TYPE_PROJECT_REMOVED, trailing);
     LogInfo("project.removed").Kv("project", p.id);
   }
   for (const auto& p : projects_) {
-    v1::Item item = ProjectItem(p);
-    std::string id = StateStore::ItemId(item);
-    const v1::Item* published = state_.Find(id);
-    if (!published) {
-      state_.Put(id, item);
-      AddEvent(v1::EVENT_TYPE_PROJECT_ADDED, item, true, events);
-      LogInfo("project.added").Kv("project", p.id).Kv("path", EscapeForDisplay(p.path));
-    } else if (published->content_hash() != item.content_hash()) {
-      state_.Put(id, item);
-      AddEvent(v1::EVENT_TYPE_PROJECT_UPDATED, item, true, events);
-      LogInfo("project.updated").Kv("project", p.id).Kv("path", EscapeForDisplay(p.path));
+    switch (differ_.PutItem(ProjectItem(p), v1::EVENT_TYPE_PROJECT_ADDED, v1::EVENT_TYPE_PROJECT_UPDATED,
+                            events)) {
+      case Differ::Put::kAdded:
+        LogInfo("project.added").Kv("project", p.id).Kv("path", EscapeForDisplay(p.path));
+        break;
+      case Differ::Put::kUpdated:
+        LogInfo("project.updated").Kv("project", p.id).Kv("path", EscapeForDisplay(p.path));
+        break;
+      case Differ::Put::kUnchanged:
+        break;
     }
   }
   for (const auto& p : added) rescan_projects_.insert(p.id);
@@ -416,11 +312,11 @@ bool WatcherCore::IsTrackedFileEvent(const std::string& abs_path, bool is_dir) c
   std::string rel;
   const ProjectEntry* p = ProjectFor(abs_path, &rel);
   if (!p) return false;
-  if (is_dir) return WatchModeFor(rel) != 0;
+  if (is_dir) return WatchPlan::ModeFor(rel) != 0;
   return ClassifyPath(rel).has_value();
 }
 
-bool WatcherCore::OnRawEvents(const std::vector<RawEvent>& events) {
+bool WatcherCore::OnRawEvents(const std::vector<RawEvent>& events, SteadyTime now) {
   bool relevant = false;
   for (const auto& ev : events) {
     if (metrics_.raw_events) metrics_.raw_events->Add();
@@ -435,9 +331,8 @@ bool WatcherCore::OnRawEvents(const std::vector<RawEvent>& events) {
       if (dir == registry_dir_) registry_dirty_ = true;
       for (const auto& l : global_logs_)
         if (DirName(l) == dir) MarkFile(l);
-      auto a = anchors_.find(dir);
-      if (a != anchors_.end()) {
-        for (const auto& an : a->second) rescan_projects_.insert(an.project_id);
+      if (const auto* anchors = watch_plan_.AnchorsIn(dir)) {
+        for (const auto& an : *anchors) rescan_projects_.insert(an.project_id);
       }
       std::string rel;
       if (const ProjectEntry* p = ProjectFor(dir, &rel)) {
@@ -446,6 +341,7 @@ bool WatcherCore::OnRawEvents(const std::vector<RawEvent>& events) {
       }
       for (const auto& p : projects_)
         if (p.path == dir) rescan_projects_.insert(p.id);
+      dirty_files_.NoteRemoval();
       LogDebug("watch.dir_gone").Kv("dir", EscapeForDisplay(dir));
       relevant = true;
       continue;
@@ -456,12 +352,13 @@ bool WatcherCore::OnRawEvents(const std::vector<RawEvent>& events) {
       relevant = true;
     }
     if (global_logs_.count(path)) {
-      MarkFile(path);
+      // A log is tailed by whole lines: never held, but a writer that keeps
+      // it open leaves the batch incomplete (it waits the settle window).
+      dirty_files_.Mark(path, ev.completion, false, false, now);
       relevant = true;
     }
-    auto a = anchors_.find(ev.dir);
-    if (a != anchors_.end()) {
-      for (const auto& an : a->second) {
+    if (const auto* anchors = watch_plan_.AnchorsIn(ev.dir)) {
+      for (const auto& an : *anchors) {
         if (an.child == ev.name) {
           rescan_projects_.insert(an.project_id);
           relevant = true;
@@ -472,7 +369,7 @@ bool WatcherCore::OnRawEvents(const std::vector<RawEvent>& events) {
     const ProjectEntry* p = ProjectFor(path, &rel);
     if (!p) continue;
     if (ev.is_dir) {
-      if (WatchModeFor(rel) == 0) continue;
+      if (WatchPlan::ModeFor(rel) == 0) continue;
       if (ev.type == RawEvent::Type::kCreated) {
         // Close the race: watch and scan the new folder now, before more
         // files land in it unseen.
@@ -481,10 +378,11 @@ bool WatcherCore::OnRawEvents(const std::vector<RawEvent>& events) {
         relevant = true;
       } else if (ev.type == RawEvent::Type::kDeleted) {
         dirty_dirs_.insert(path);
+        dirty_files_.NoteRemoval();
         relevant = true;
       }
-    } else if (ClassifyPath(rel)) {
-      MarkFile(path);
+    } else if (auto info = ClassifyPath(rel)) {
+      dirty_files_.Mark(path, ev.completion, ev.type == RawEvent::Type::kDeleted, !info->is_log, now);
       relevant = true;
     }
   }
@@ -492,27 +390,6 @@ bool WatcherCore::OnRawEvents(const std::vector<RawEvent>& events) {
 }
 
 // ---------------------------------------------------------------- flush
-
-std::string WatcherCore::ResolveLogProject(const std::string& column, const void* ctx) {
-  const auto* self = static_cast<const WatcherCore*>(ctx);
-  for (const auto& p : self->projects_)
-    if (p.id == column || p.name == column) return p.id;
-  std::string slug = Slugify(column);
-  for (const auto& p : self->projects_)
-    if (Slugify(p.name) == slug) return p.id;
-  return slug.empty() ? std::string("unknown") : slug;
-}
-
-LogTailer* WatcherCore::TailerFor(const std::string& source, const std::string& rel,
-                                  const std::string& project_id) {
-  auto it = tailers_.find(source);
-  if (it == tailers_.end()) {
-    auto t = std::make_unique<LogTailer>(source, rel, project_id);
-    if (project_id.empty()) t->set_resolver(&WatcherCore::ResolveLogProject, this);
-    it = tailers_.emplace(source, std::move(t)).first;
-  }
-  return it->second.get();
-}
 
 WatcherCore::LoadedFile WatcherCore::LoadFile(const std::string& source,
                                               const std::string& project_id,
@@ -596,27 +473,18 @@ std::map<std::string, v1::Item> WatcherCore::ComputeItems(const std::string& sou
     take(std::move(*preloaded));
     return out;
   }
-  auto tail = [&](LogTailer* t) {
-    std::string error;
-    uint64_t skipped = t->skipped_lines();
-    if (!t->Update(fs_, &error))
-      LogWarn("log.read_failed").Kv("file", EscapeForDisplay(source)).Kv("error", error);
-    if (t->skipped_lines() > skipped)
-      LogWarn("log.lines_skipped")
-          .Kv("file", EscapeForDisplay(source))
-          .Kv("lines", t->skipped_lines() - skipped)
-          .Kv("reason", "malformed: a line must be 'WO-ID | project | description [| timestamp]'");
-    for (const auto& [key, item] : t->entries()) out.emplace(StateStore::ItemId(item), item);
+  auto tail = [&](const std::map<std::string, v1::Item>& entries) {
+    for (const auto& [key, item] : entries) out.emplace(StateStore::ItemId(item), item);
   };
   const ProjectEntry* p = nullptr;
   std::string rel;
   std::optional<PathInfo> info;
   switch (ClassifySource(source, &p, &rel, &info)) {
     case SourceClass::kGlobalLog:
-      tail(TailerFor(source, EscapeInvalidUtf8(source), ""));
+      tail(logs_.Tail(source, EscapeInvalidUtf8(source), ""));
       return out;
     case SourceClass::kNoProject:
-      tailers_.erase(source);
+      logs_.Forget(source);
       return out;
     case SourceClass::kUntracked:
       return out;
@@ -628,7 +496,7 @@ std::map<std::string, v1::Item> WatcherCore::ComputeItems(const std::string& sou
           .Kv("reason", "file name is not valid UTF-8; skipped");
       return out;
     case SourceClass::kLog:
-      tail(TailerFor(source, rel, p->id));
+      tail(logs_.Tail(source, rel, p->id));
       return out;
     case SourceClass::kFile:
       break;
@@ -645,69 +513,35 @@ std::vector<WatcherCore::LoadedFile> WatcherCore::LoadFilesInParallel(
   std::vector<LoadedFile> out(sources.size());
   // Classifying is a read of the registry (const), so it runs on the
   // workers too; sources that are not plain files stay for the loop thread.
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t k; (k = next.fetch_add(1, std::memory_order_relaxed)) < sources.size();) {
-      const ProjectEntry* p = nullptr;
-      std::string rel;
-      std::optional<PathInfo> info;
-      if (ClassifySource(*sources[k], &p, &rel, &info) != SourceClass::kFile) continue;
-      out[k] = LoadFile(*sources[k], p->id, rel, *info);
-      out[k].preloaded = true;
-    }
-  };
-  std::vector<std::thread> threads;
-  int n = std::min<int>(options_.load_threads, static_cast<int>(sources.size() / kMinFilesPerThread));
-  for (int t = 1; t < n; ++t) threads.emplace_back(work);
-  work();
-  for (auto& t : threads) t.join();
+  loaders_.ForEach(sources.size(), kMinFilesPerThread, [&](size_t k) {
+    const ProjectEntry* p = nullptr;
+    std::string rel;
+    std::optional<PathInfo> info;
+    if (ClassifySource(*sources[k], &p, &rel, &info) != SourceClass::kFile) return;
+    out[k] = LoadFile(*sources[k], p->id, rel, *info);
+    out[k].preloaded = true;
+  });
   return out;
-}
-
-void WatcherCore::AddEvent(v1::EventType type, const v1::Item& item, bool with_item,
-                           std::vector<v1::ChangeEvent>* events) {
-  if (initial_) return;
-  v1::ChangeEvent ev;
-  ev.set_type(type);
-  ev.set_kind(item.kind());
-  ev.set_project(item.project());
-  ev.set_file_path(item.file_path());
-  ev.set_feature_name(item.feature_name());
-  ev.set_location(item.location());
-  ev.set_key(item.key());
-  if (with_item) *ev.mutable_item() = item;
-  events->push_back(std::move(ev));
 }
 
 void WatcherCore::DiffSource(const std::string& source, LoadedFile* preloaded,
                              std::vector<v1::ChangeEvent>* events) {
-  std::map<std::string, v1::Item> now = ComputeItems(source, preloaded);
-  std::vector<std::string> old_ids = state_.SourceItems(source);
-  std::vector<std::string> new_ids;
-  new_ids.reserve(now.size());
-  for (auto& [id, item] : now) {
-    new_ids.push_back(id);
-    const v1::Item* old = state_.Find(id);
-    if (!old) {
-      AddEvent(EventTypeFor(item.kind(), Change::kAdded), item, true, events);
-      state_.Put(id, std::move(item));
-    } else if (old->content_hash() != item.content_hash() || old->valid() != item.valid()) {
-      AddEvent(EventTypeFor(item.kind(), Change::kUpdated), item, true, events);
-      state_.Put(id, std::move(item));
-    }
-  }
-  for (const auto& id : old_ids) {
-    if (now.count(id)) continue;
-    if (const v1::Item* old = state_.Find(id)) {
-      AddEvent(EventTypeFor(old->kind(), Change::kDeleted), *old, false, events);
-      state_.Erase(id);
-    }
-  }
-  state_.SetSourceItems(source, std::move(new_ids));
+  differ_.DiffSource(source, ComputeItems(source, preloaded), events);
 }
 
-std::vector<v1::ChangeEvent> WatcherCore::Flush() {
-  std::vector<v1::ChangeEvent> events, trailing;
+void WatcherCore::DrainLateEvents(SteadyTime now) {
+  if (backend_.fd() < 0) return;
+  std::vector<RawEvent> late;
+  backend_.ReadEvents(&late);
+  if (!late.empty()) OnRawEvents(late, now);
+}
+
+std::vector<v1::ChangeEvent> WatcherCore::Flush(SteadyTime now) { return FlushBatch(now, true); }
+
+std::vector<v1::ChangeEvent> WatcherCore::FlushBatch(SteadyTime now, bool emit) {
+  std::vector<v1::ChangeEvent> out, trailing_out;
+  std::vector<v1::ChangeEvent>* events = emit ? &out : nullptr;
+  std::vector<v1::ChangeEvent>* trailing = emit ? &trailing_out : nullptr;
   if (full_rescan_) {
     full_rescan_ = false;
     registry_dirty_ = true;
@@ -718,28 +552,22 @@ std::vector<v1::ChangeEvent> WatcherCore::Flush() {
   if (registry_dirty_) {
     registry_dirty_ = false;
     EnsureBaseWatches();
-    ReloadRegistry(&events, &trailing);
+    ReloadRegistry(events, trailing);
   }
   std::set<std::string> rescan;
   rescan.swap(rescan_projects_);
   // Many projects to scan (start-up, a full rescan): feature folders are
   // watched in order but listed together on several threads.
   std::vector<DeferredList> deferred;
-  if (options_.load_threads > 1 && rescan.size() >= 16) deferred_lists_ = &deferred;
+  std::vector<DeferredList>* defer = loaders_.threads() > 1 && rescan.size() >= 16 ? &deferred : nullptr;
   for (const auto& id : rescan) {
     const ProjectEntry* p = ProjectById(id);
     if (!p) continue;
-    EnsureProjectWatches(*p);
-    ScanProject(*p);
-    v1::Item item = ProjectItem(*p);
-    std::string item_id = StateStore::ItemId(item);
-    const v1::Item* published = state_.Find(item_id);
-    if (published && published->content_hash() != item.content_hash()) {
-      state_.Put(item_id, item);
-      AddEvent(v1::EVENT_TYPE_PROJECT_UPDATED, item, true, &events);
-    }
+    watch_plan_.AnchorProject(*p);
+    ScanProject(*p, defer);
+    // Its folder or coderef/ may have appeared or gone (exists, has_coderef).
+    differ_.PutItem(ProjectItem(*p), v1::EVENT_TYPE_PROJECT_ADDED, v1::EVENT_TYPE_PROJECT_UPDATED, events);
   }
-  deferred_lists_ = nullptr;
   if (!deferred.empty()) ListDeferred(&deferred);
   std::set<std::string> dirs;
   dirs.swap(dirty_dirs_);
@@ -752,30 +580,43 @@ std::vector<v1::ChangeEvent> WatcherCore::Flush() {
       if (fs_.Stat(d, &st, &err) && st.is_dir && !st.is_symlink) ScanDir(d, rel, 0);
     }
   }
-  std::set<std::string> files;
-  files.swap(dirty_files_);
+  std::vector<std::string> expired;
+  std::vector<std::string> files = dirty_files_.Take(now, &expired);
+  for (const auto& f : expired)
+    LogInfo("file.hold_expired")
+        .Kv("path", EscapeForDisplay(f))
+        .Kv("note", "still open for writing after --max-hold-ms; published as it is");
   last_flush_files_ = files.size();
-  if (options_.load_threads > 1 && files.size() >= 2 * kMinFilesPerThread) {
-    // In chunks, so a rescan of every file holds a few thousand freshly
-    // read items at a time, not a second copy of the whole state.
-    constexpr size_t kChunk = 4096;
-    std::vector<const std::string*> list;
-    list.reserve(std::min(files.size(), kChunk));
-    auto it = files.begin();
-    while (it != files.end()) {
-      list.clear();
-      for (; it != files.end() && list.size() < kChunk; ++it) list.push_back(&*it);
-      std::vector<LoadedFile> loaded = LoadFilesInParallel(list);
-      for (size_t i = 0; i < list.size(); ++i)
-        DiffSource(*list[i], loaded[i].preloaded ? &loaded[i] : nullptr, &events);
+  // Read first, then diff. Between the two, the backend is drained: a file
+  // touched again while it was read (truncated and rewritten in place) may
+  // have been read half-written, so that read is dropped and the file,
+  // dirty again, goes out with a later batch. In chunks, so a rescan of
+  // every file holds a few thousand freshly read items at a time, not a
+  // second copy of the whole state.
+  const size_t chunk = loaders_.threads() > 1 && files.size() >= 2 * kMinFilesPerThread
+                           ? size_t{4096}
+                           : std::max<size_t>(files.size(), 1);
+  std::vector<const std::string*> list;
+  list.reserve(std::min(files.size(), chunk));
+  for (size_t at = 0; at < files.size(); at += chunk) {
+    list.clear();
+    for (size_t i = at; i < files.size() && list.size() < chunk; ++i) list.push_back(&files[i]);
+    std::vector<LoadedFile> loaded = LoadFilesInParallel(list);
+    DrainLateEvents(now);
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (!loaded[i].preloaded) {
+        DiffSource(*list[i], nullptr, events);  // logs and oddities: read here
+      } else if (dirty_files_.Contains(*list[i])) {
+        LogDebug("file.reread").Kv("path", EscapeForDisplay(*list[i])).Kv("reason", "changed while read");
+      } else {
+        DiffSource(*list[i], &loaded[i], events);
+      }
     }
-  } else {
-    for (const auto& f : files) DiffSource(f, nullptr, &events);
   }
-  for (auto& ev : trailing) events.push_back(std::move(ev));
+  for (auto& ev : trailing_out) out.push_back(std::move(ev));
   if (metrics_.items) metrics_.items->Set(static_cast<int64_t>(state_.size()));
   if (metrics_.watches) metrics_.watches->Set(static_cast<int64_t>(backend_.watch_count()));
-  return events;
+  return out;
 }
 
 }  // namespace coderef::watcher

@@ -6,12 +6,33 @@
 // logs, and "anchor" folders for projects whose folder does not exist yet),
 // records what became dirty, and on Flush() compares the final state on disk
 // with the state last published (content hash), producing added / updated /
-// deleted events. The loop (WatcherService) decides when to flush (Batcher).
+// deleted events. The loop (WatcherService) decides when to flush (Batcher),
+// asking batch_complete() whether every dirty file is complete (then the
+// batch may go out after --quiet-ms).
+//
+// No torn reads: a file being written (created or modified, not yet closed)
+// is held in DirtyFiles and not read until it is closed or --max-hold-ms
+// has passed. And a file is read, then the backend is drained once more:
+// a file that changed again while it was read is not published from that
+// read (it stays dirty for the next batch), so a read that raced a
+// truncate-and-write never reaches the feed.
 //
 // Races: a directory that appears gets its watch and a scan at once, in
 // OnRawEvents, so files created in it before the watch existed are found.
 // Overflow (IN_Q_OVERFLOW) or a lost watch schedules a rescan that diffs
 // the whole disk against the published state, so the final state is right.
+//
+// Its parts, one concept per file: WatchPlan (which folders are watched,
+// anchors, failed watches), DirtyFiles (what changed, complete or
+// being written), LoaderPool (the loader threads of large batches),
+// LogTailers (the workorder logs, resolving global logs' project columns),
+// Differ (final state vs StateStore: the events, and every change to the
+// published state). Hooks for a durable state store: every change to the
+// published state goes through Differ; a batch is complete when Flush()
+// returns (WatcherService then publishes it); the initial scan classifies
+// the disk against the StateStore in Start() (FlushBatch with emit=false:
+// a store loaded before Start would turn it into the events since the last
+// run).
 //
 // Not thread-safe: everything runs on the watcher's loop thread.
 #pragma once
@@ -26,10 +47,16 @@
 
 #include "coderef/v1/feed.pb.h"
 #include "common/metrics.h"
+#include "common/clock.h"
+#include "watcher-svc/dirty_files.h"
+#include "watcher-svc/differ.h"
 #include "watcher-svc/file_system.h"
 #include "watcher-svc/item_parser.h"
+#include "watcher-svc/loader_pool.h"
+#include "watcher-svc/log_tailers.h"
 #include "watcher-svc/registry.h"
 #include "watcher-svc/state_store.h"
+#include "watcher-svc/watch_plan.h"
 #include "watcher-svc/watch_backend.h"
 #include "watcher-svc/workorder_log.h"
 
@@ -44,6 +71,9 @@ struct WatcherOptions {
   // scan, rescans). 1: all on the loop thread. REQUIRES (> 1): a FileSystem
   // that allows concurrent calls.
   int load_threads = 1;
+  // A file being written is held (not read) at most this long from its
+  // first change, then published as it is (--max-hold-ms).
+  Millis max_hold{2000};
 };
 
 struct WatcherMetrics {
@@ -74,23 +104,35 @@ class WatcherCore {
   // events: the initial state is what a snapshot at seq 0 shows). Returns
   // false when projects.json could not be loaded at all (the service still
   // runs and picks it up when it becomes valid).
-  bool Start();
+  bool Start(SteadyTime now = SteadyTime{});
 
   // Takes raw notifications: adds watches for new directories and scans them
   // at once, and records what is dirty. Returns true when anything relevant
   // to the published state may have changed (the batch should open/extend).
-  bool OnRawEvents(const std::vector<RawEvent>& events);
+  bool OnRawEvents(const std::vector<RawEvent>& events, SteadyTime now = SteadyTime{});
 
   // Compares the final state of everything dirty with the published state,
   // updates the published state, and returns the events in publish order
   // (epoch, seq and times are stamped by the publisher).
-  std::vector<v1::ChangeEvent> Flush();
+  // Files still held at `now` (being written) stay dirty for a later flush.
+  std::vector<v1::ChangeEvent> Flush(SteadyTime now = SteadyTime{});
 
-  // True when something is dirty (a flush would do work).
+  // True when something is dirty (held files included).
   bool dirty() const;
+  // True when a flush at `now` would do work (something dirty and not held).
+  bool ready(SteadyTime now) const;
+  // Every change waiting for the next flush is a complete write of a
+  // tracked file (closed or renamed into place) and nothing was removed
+  // (no file or folder deleted or moved away), no rescan or registry reload
+  // is due: the batch may
+  // go out once --quiet-ms passes without a new change.
+  bool batch_complete() const;
+  // When the earliest held file's hold runs out (SteadyTime::max(): none).
+  SteadyTime next_hold_expiry() const { return dirty_files_.NextHoldExpiry(); }
+  size_t dirty_file_count() const { return dirty_files_.size(); }
   // Directories whose watch could not be added (e.g. the watch limit): they
   // are retried and rescanned by RetryFailedWatches() every few seconds.
-  bool has_failed_watches() const { return !failed_watches_.empty(); }
+  bool has_failed_watches() const { return watch_plan_.has_failed(); }
   // Retries failed watches; rescans those dirs (marks dirty). Returns true
   // when something became dirty.
   bool RetryFailedWatches();
@@ -103,11 +145,6 @@ class WatcherCore {
   const std::vector<ProjectEntry>& projects() const { return projects_; }
 
  private:
-  struct Anchor {
-    std::string project_id;
-    std::string child;  // the entry name that matters in this dir
-  };
-
   // Registry.
   void ReloadRegistry(std::vector<v1::ChangeEvent>* events,
                       std::vector<v1::ChangeEvent>* trailing);
@@ -116,16 +153,16 @@ class WatcherCore {
   const ProjectEntry* ProjectById(const std::string& id) const;
   // Watches.
   void EnsureBaseWatches();
-  void EnsureProjectWatches(const ProjectEntry& p);
-  void DropProjectWatches(const ProjectEntry& p);
-  void DropAnchor(const std::string& project_id);
-  bool Watch(const std::string& dir, bool entries_only);
-  // Depth rule inside a project: 0 not watched, 1 entries only, 2 full.
-  int WatchModeFor(const std::string& rel_dir) const;
-  void ScanDir(const std::string& abs_dir, const std::string& rel_dir, int depth);
-  void ScanEntries(const std::string& abs_dir, const std::string& rel_dir, int depth,
-                   const std::vector<DirEntry>& entries);
   // A watched folder whose listing waits for ListDeferred.
+  struct DeferredList;
+  // Watches and lists `abs_dir`, marking the tracked files in it dirty and
+  // recursing into sub-folders that are watched. `defer` (a large scan):
+  // feature folders are watched now and listed later, together, on the
+  // loader pool (ListDeferred); nullptr lists them at once.
+  void ScanDir(const std::string& abs_dir, const std::string& rel_dir, int depth,
+               std::vector<DeferredList>* defer = nullptr);
+  void ScanEntries(const std::string& abs_dir, const std::string& rel_dir, int depth, std::vector<DeferredList>* defer,
+                   const std::vector<DirEntry>& entries);
   struct DeferredList {
     std::string abs_dir, rel_dir;
     int depth = 0;
@@ -135,8 +172,11 @@ class WatcherCore {
   };
   // Lists `dirs` on options_.load_threads threads, then scans the entries.
   void ListDeferred(std::vector<DeferredList>* dirs);
-  void ScanProject(const ProjectEntry& p);
-  void MarkFile(const std::string& abs_path) { dirty_files_.insert(abs_path); }
+  void ScanProject(const ProjectEntry& p, std::vector<DeferredList>* defer);
+  void MarkFile(const std::string& abs_path) { dirty_files_.MarkFound(abs_path); }
+  // Reads what the backend has queued since the flush began (inotify only:
+  // polling would list every folder again) into the dirty set.
+  void DrainLateEvents(SteadyTime now);
   bool IsTrackedFileEvent(const std::string& abs_path, bool is_dir) const;
   // Items.
   // A plain tracked file read and parsed; produced on any thread.
@@ -158,13 +198,10 @@ class WatcherCore {
   // threads; one result per source (preloaded=false: not a plain file).
   std::vector<LoadedFile> LoadFilesInParallel(const std::vector<const std::string*>& sources);
   std::map<std::string, v1::Item> ComputeItems(const std::string& source, LoadedFile* preloaded);
-  LogTailer* TailerFor(const std::string& source, const std::string& rel,
-                       const std::string& project_id);
   void DiffSource(const std::string& source, LoadedFile* preloaded,
                   std::vector<v1::ChangeEvent>* events);
-  void AddEvent(v1::EventType type, const v1::Item& item, bool with_item,
-                std::vector<v1::ChangeEvent>* events);
-  static std::string ResolveLogProject(const std::string& column, const void* ctx);
+  // Flush proper; `emit` false builds the state without events (Start).
+  std::vector<v1::ChangeEvent> FlushBatch(SteadyTime now, bool emit);
 
   WatcherOptions options_;
   FileSystem& fs_;
@@ -173,25 +210,23 @@ class WatcherCore {
 
   std::vector<ProjectEntry> projects_;
   std::map<std::string, size_t> root_index_;  // project root -> index in projects_
-  bool initial_ = false;                      // Start(): build state, no events
   bool registry_loaded_ = false;
   std::string registry_dir_;
   std::string registry_name_;
   std::set<std::string> global_logs_;
-  std::map<std::string, std::vector<Anchor>> anchors_;  // dir -> projects waiting on it
-  std::map<std::string, std::string> anchor_dir_of_;   // project id -> its anchor dir
-  std::map<std::string, std::unique_ptr<LogTailer>> tailers_;
+  LogTailers logs_{fs_, projects_};
+  LoaderPool loaders_;
 
-  std::set<std::string> dirty_files_;
+  DirtyFiles dirty_files_;
+  WatchPlan watch_plan_;
   std::set<std::string> dirty_dirs_;
   std::set<std::string> rescan_projects_;
   bool registry_dirty_ = false;
   bool full_rescan_ = false;
-  std::set<std::string> failed_watches_;
-  std::vector<DeferredList>* deferred_lists_ = nullptr;  // set during a large scan (Flush)
   size_t last_flush_files_ = 0;
 
   StateStore state_;
+  Differ differ_{state_};
 };
 
 }  // namespace coderef::watcher

@@ -10,43 +10,18 @@
 
 #include "common/flags.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "watcher-svc/batcher.h"
 #include "watcher-svc/curve_auth.h"
+#include "watcher-svc/durable_publish.h"
 #include "watcher-svc/http_server.h"
-#include "watcher-svc/inotify_backend.h"
-#include "watcher-svc/poll_backend.h"
 #include "watcher-svc/publisher.h"
 
 namespace coderef::watcher {
 
 namespace {
-
-// Wraps a backend and refuses watches past a limit with ENOSPC: the test
-// seam for "watch limit reached" (--max-watches).
-class LimitedBackend final : public WatchBackend {
- public:
-  LimitedBackend(WatchBackend& inner, size_t limit) : inner_(inner), limit_(limit) {}
-  int fd() const override { return inner_.fd(); }
-  int poll_interval_ms() const override { return inner_.poll_interval_ms(); }
-  bool AddWatch(const std::string& dir, bool entries_only, int* err) override {
-    if (!inner_.IsWatched(dir) && inner_.watch_count() >= limit_) {
-      *err = ENOSPC;
-      return false;
-    }
-    return inner_.AddWatch(dir, entries_only, err);
-  }
-  void RemoveWatch(const std::string& dir) override { inner_.RemoveWatch(dir); }
-  bool IsWatched(const std::string& dir) const override { return inner_.IsWatched(dir); }
-  void ReadEvents(std::vector<RawEvent>* out) override { inner_.ReadEvents(out); }
-  size_t watch_count() const override { return inner_.watch_count(); }
-
- private:
-  WatchBackend& inner_;
-  size_t limit_;
-};
-
-constexpr int kRetryWatchMs = 2000;
-
+constexpr Millis kRetryWatch{2000};  // failed watches are retried and rescanned this often
+constexpr Millis kOutboxRetry{2};    // a full subscriber: try the outbox again this soon
 }  // namespace
 
 void BlockTerminationSignals() {
@@ -59,55 +34,21 @@ void BlockTerminationSignals() {
   signal(SIGPIPE, SIG_IGN);
 }
 
-WatcherService::WatcherService(ServiceOptions options) : options_(std::move(options)) {}
+WatcherService::WatcherService(ServiceOptions options, ServiceSeams seams)
+    : options_(std::move(options)), seams_(seams) {}
 WatcherService::~WatcherService() = default;
 
-int WatcherService::Run() {
-  RealClock clock;
-  MetricsRegistry metrics;
-  PosixFileSystem fs;
-
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGHUP);
-  int sig_fd = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-
-  std::unique_ptr<WatchBackend> real_backend;
-  if (options_.poll_ms > 0) {
-    real_backend = std::make_unique<PollBackend>(fs, options_.poll_ms);
-  } else {
-    auto ino = std::make_unique<InotifyBackend>();
-    if (!ino->ok()) {
-      LogError("inotify.unavailable")
-          .Kv("error", std::strerror(ino->init_error()))
-          .Kv("hint", "raise fs.inotify.max_user_instances or run with --poll-ms");
-      return 1;
-    }
-    real_backend = std::move(ino);
-  }
-  std::unique_ptr<WatchBackend> limited;
-  WatchBackend* backend = real_backend.get();
-  if (options_.max_watches > 0) {
-    limited = std::make_unique<LimitedBackend>(*real_backend, options_.max_watches);
-    backend = limited.get();
-  }
-
-  zmq::context_t ctx(1);
-  // The ZAP handler is bound before the feed sockets and destroyed after
-  // them (declaration order), so no CURVE client ever gets in unchecked.
-  std::unique_ptr<ZapAuthenticator> zap;
+bool WatcherService::Init() {
+  const Clock& clock = seams_.clock;
   if (!options_.curve_allowed_clients.empty()) {
     try {
-      zap = std::make_unique<ZapAuthenticator>(ctx, options_.curve_allowed_clients,
-                                               options_.curve_allowed_keys, metrics);
+      zap_ = std::make_unique<ZapAuthenticator>(seams_.ctx, options_.curve_allowed_clients,
+                                                options_.curve_allowed_keys, metrics_);
     } catch (const zmq::error_t& e) {
       LogError("curve.zap_bind_failed").Kv("error", e.what());
-      return 1;
+      return false;
     }
   }
-  std::unique_ptr<Publisher> publisher;
   try {
     PublisherOptions po;
     po.pub_endpoint = options_.pub;
@@ -116,97 +57,200 @@ int WatcherService::Run() {
     po.block_ms = options_.pub_block_ms;
     po.chunk_items = options_.snapshot_chunk_items;
     po.curve = options_.curve;
-    publisher = std::make_unique<Publisher>(ctx, po, clock, metrics);
+    publisher_ = std::make_unique<Publisher>(seams_.ctx, po, clock, metrics_);
   } catch (const zmq::error_t& e) {
     LogError("zmq.bind_failed").Kv("pub", options_.pub).Kv("snapshot", options_.snapshot).Kv("error", e.what());
-    return 1;
+    return false;
   }
 
-  WatcherMetrics wm = WatcherMetrics::Register(metrics);
-  metrics.GaugeFn("coderef_watcher_rss_bytes", "Resident set size",
-                  [] { return static_cast<double>(ProcessRssBytes()); });
-  metrics.GaugeFn("coderef_watcher_cpu_seconds", "User+system CPU time",
-                  [] { return ProcessCpuSeconds(); });
-  Metric* batches = metrics.Counter("coderef_watcher_batches_total", "Batches flushed");
+  WatcherMetrics wm = WatcherMetrics::Register(metrics_);
+  metrics_.GaugeFn("coderef_watcher_rss_bytes", "Resident set size",
+                   [] { return static_cast<double>(ProcessRssBytes()); });
+  metrics_.GaugeFn("coderef_watcher_cpu_seconds", "User+system CPU time",
+                   [] { return ProcessCpuSeconds(); });
+  batches_ = metrics_.Counter("coderef_watcher_batches_total", "Batches flushed");
 
-  WatcherCore core(options_.watcher, fs, *backend, wm);
+  core_ = std::make_unique<WatcherCore>(options_.watcher, seams_.fs, seams_.backend, wm);
   auto start = clock.Now();
-  bool loaded = core.Start();
+  bool loaded = core_->Start(start);
   double start_ms = std::chrono::duration<double, std::milli>(clock.Now() - start).count();
   ::malloc_trim(0);  // the initial scan's temporaries: give them back
 
-  std::string epoch = publisher->epoch();
-  MiniHttpServer http([&](const std::string& method, const std::string& path) {
-    HttpResponse r;
-    if (method != "GET" && method != "HEAD") {
-      r.status = 405;
-      r.body = "{\"error\":\"method not allowed\"}";
-    } else if (path == "/healthz") {
-      r.body = "{\"status\":\"ok\",\"epoch\":\"" + epoch + "\",\"seq\":" +
-               std::to_string(publisher->seq()) + ",\"projects\":" +
-               std::to_string(core.projects().size()) + ",\"items\":" +
-               std::to_string(core.state().size()) + "}";
-    } else if (path == "/metrics") {
-      r.content_type = "text/plain; version=0.0.4";
-      r.body = metrics.Render();
-    } else {
-      r.status = 404;
-      r.body = "{\"error\":\"not found\"}";
-    }
-    return r;
-  });
-  int http_port = 0;
+  // The epoch: resumed from --state-dir (re-sending what may not have gone
+  // out, then what changed while down) or new.
+  durable_ = std::make_unique<DurableState>(options_.durable, metrics_);
+  {
+    DurableState::Resume resume = durable_->Start(core_->state());
+    ResumeFeed(*publisher_, *durable_, &resume, clock.UnixMicros());
+  }
+  double ready_ms = std::chrono::duration<double, std::milli>(clock.Now() - start).count();
+
   if (!options_.http.empty()) {
+    http_ = std::make_unique<MiniHttpServer>([this](const std::string& method, const std::string& path) {
+      HttpResponse r;
+      if (method != "GET" && method != "HEAD") {
+        r.status = 405;
+        r.body = "{\"error\":\"method not allowed\"}";
+      } else if (path == "/healthz") {
+        r.body = Healthz();
+      } else if (path == "/metrics") {
+        r.content_type = "text/plain; version=0.0.4";
+        r.body = metrics_.Render();
+      } else {
+        r.status = 404;
+        r.body = "{\"error\":\"not found\"}";
+      }
+      return r;
+    });
     std::string host, err;
     int port = 0;
     ParseHostPort(options_.http, &host, &port);
-    if (!http.Listen(host, port, &err)) {
+    if (!http_->Listen(host, port, &err)) {
       LogError("http.listen_failed").Kv("http", options_.http).Kv("error", err);
-      return 1;
+      return false;
     }
-    http_port = http.port();
+    http_port_ = http_->port();
   }
 
   LogInfo("watcher.started")
-      .Kv("epoch", epoch)
-      .Kv("pub", publisher->pub_endpoint())
-      .Kv("snapshot", publisher->snapshot_endpoint())
-      .Kv("http_port", http_port)
+      .Kv("epoch", publisher_->epoch())
+      .Kv("seq", publisher_->seq())
+      .Kv("state", durable_->status())
+      .Kv("pub", publisher_->pub_endpoint())
+      .Kv("snapshot", publisher_->snapshot_endpoint())
+      .Kv("http_port", http_port_)
       .Kv("backend", options_.poll_ms > 0 ? "poll" : "inotify")
-      .Kv("projects", static_cast<uint64_t>(core.projects().size()))
-      .Kv("items", static_cast<uint64_t>(core.state().size()))
-      .Kv("watches", static_cast<uint64_t>(backend->watch_count()))
+      .Kv("projects", static_cast<uint64_t>(core_->projects().size()))
+      .Kv("items", static_cast<uint64_t>(core_->state().size()))
+      .Kv("watches", static_cast<uint64_t>(seams_.backend.watch_count()))
       .Kv("registry_loaded", loaded)
-      .Kv("startup_ms", start_ms);
+      .Kv("startup_ms", start_ms)
+      .Kv("ready_ms", ready_ms);
 
-  Batcher batcher(Millis(options_.settle_ms), Millis(options_.debounce_ms));
-  auto next_hb = clock.Now();
-  auto next_poll = clock.Now() + Millis(std::max(1, backend->poll_interval_ms()));
-  auto next_retry = clock.Now() + Millis(kRetryWatchMs);
-  std::vector<RawEvent> raw;
+  batcher_ = std::make_unique<Batcher>(Millis(options_.settle_ms), Millis(options_.debounce_ms),
+                                       Millis(options_.quiet_ms));
+  auto now = clock.Now();
+  next_hb_ = now;
+  next_poll_ = now + Millis(std::max(1, seams_.backend.poll_interval_ms()));
+  next_retry_ = now + kRetryWatch;
+  last_step_ = now;
+  return true;
+}
+
+std::string WatcherService::Healthz() const {
+  return "{\"status\":\"ok\",\"epoch\":\"" + publisher_->epoch() + "\",\"seq\":" +
+         std::to_string(publisher_->seq()) + ",\"durable\":" + (durable_->durable() ? "true" : "false") +
+         ",\"state\":\"" + JsonEscape(durable_->status()) + "\",\"projects\":" + std::to_string(core_->projects().size()) +
+         ",\"items\":" + std::to_string(core_->state().size()) + ",\"batch_open\":" +
+         (batch_open() ? "true" : "false") + ",\"dirty_files\":" + std::to_string(core_->dirty_file_count()) +
+         ",\"outbox_empty\":" + (outbox_empty() ? "true" : "false") + "}";
+}
+
+bool WatcherService::batch_open() const { return batcher_->open(); }
+bool WatcherService::outbox_empty() const { return !publisher_->pending(); }
+
+void WatcherService::Step(SteadyTime now, bool backend_readable) {
+  const Clock& clock = seams_.clock;
+  WatchBackend& backend = seams_.backend;
+  last_step_ = now;
+  if (now >= next_hb_) {
+    publisher_->Heartbeat(static_cast<uint32_t>(options_.heartbeat_ms));
+    next_hb_ = now + Millis(options_.heartbeat_ms);
+  }
+  publisher_->DrainSubscriptions();
+  if (publisher_->pending()) publisher_->Flush();
+  raw_.clear();
+  if (backend.fd() >= 0) {
+    if (backend_readable) backend.ReadEvents(&raw_);
+  } else if (now >= next_poll_) {
+    backend.ReadEvents(&raw_);
+    next_poll_ = now + Millis(backend.poll_interval_ms());
+  }
+  if (!raw_.empty() && core_->OnRawEvents(raw_, now) && (batcher_->open() || core_->ready(now)))
+    batcher_->OnChange(now, clock.UnixMicros(), core_->batch_complete());
+  if (core_->has_failed_watches() && now >= next_retry_) {
+    if (core_->RetryFailedWatches()) batcher_->OnChange(now, clock.UnixMicros(), core_->batch_complete());
+    next_retry_ = now + kRetryWatch;
+  }
+  // Held files whose hold ran out, and whatever became dirty while the
+  // last batch was flushed, open the next batch.
+  if (!batcher_->open() && core_->ready(now))
+    batcher_->OnChange(now, clock.UnixMicros(), core_->batch_complete());
+  if (batcher_->Due(now) || (stop_ && batcher_->open())) FlushBatch(now);
+}
+
+void WatcherService::FlushBatch(SteadyTime now) {
+  const Clock& clock = seams_.clock;
+  auto events = core_->Flush(now);
+  PublishDurably(*publisher_, *durable_, &events, batcher_->first_change_unix_us());
+  // A large batch (a checkout, a rescan) leaves its temporaries in the
+  // malloc arenas of the loop and the loader threads: give them back.
+  if (events.size() >= 10000 || core_->last_flush_files() >= 10000) {
+    std::vector<v1::ChangeEvent>().swap(events);
+    ::malloc_trim(0);
+  }
+  batcher_->Reset();
+  batches_->Add();
+  // Anything that became dirty during the flush (scans of new folders,
+  // files changed while they were read) opens the next batch.
+  if (!stop_ && core_->ready(now)) batcher_->OnChange(now, clock.UnixMicros(), core_->batch_complete());
+}
+
+SteadyTime WatcherService::NextDeadline() const {
+  SteadyTime wake = next_hb_;
+  if (batcher_->open()) wake = std::min(wake, stop_ ? last_step_ : batcher_->Deadline());
+  // A held file (being written) goes out when its hold runs out.
+  wake = std::min(wake, core_->next_hold_expiry());
+  if (seams_.backend.fd() < 0) wake = std::min(wake, next_poll_);
+  if (core_->has_failed_watches()) wake = std::min(wake, next_retry_);
+  // A full subscriber holds the outbox back: try again shortly.
+  if (publisher_->pending()) wake = std::min(wake, last_step_ + kOutboxRetry);
+  return wake;
+}
+
+void WatcherService::RequestStop() { stop_ = true; }
+
+bool WatcherService::StepShutdown(SteadyTime now) {
+  if (!shutdown_started_) {
+    shutdown_started_ = true;
+    // What a slow subscriber still holds back gets up to one block_ms.
+    give_up_ = now + Millis(options_.pub_block_ms);
+  }
+  last_step_ = now;
+  if (publisher_->pending()) publisher_->Flush();
+  if (publisher_->pending() && now < give_up_) return false;
+  if (publisher_->pending())
+    LogWarn("watcher.unsent_at_exit")
+        .Kv("messages", static_cast<uint64_t>(publisher_->outbox_size()))
+        .Kv("reason", "a subscriber's queue stayed full until exit");
+  // What went out need not be re-sent at the next start.
+  durable_->Stop(publisher_->sent_seq());
+  return true;
+}
+
+void WatcherService::ServeSnapshots() { publisher_->ServeSnapshots(core_->state(), durable_.get()); }
+
+int WatcherService::Run() {
+  const Clock& clock = seams_.clock;
+  WatchBackend& backend = seams_.backend;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  int sig_fd = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+
   std::vector<zmq::pollitem_t> items;
-  bool stop = false;
-  while (!stop) {
+  while (!stop_) {
     auto now = clock.Now();
-    if (now >= next_hb) {
-      publisher->Heartbeat(static_cast<uint32_t>(options_.heartbeat_ms));
-      next_hb = now + Millis(options_.heartbeat_ms);
-    }
-    auto wake = next_hb;
-    if (batcher.open()) wake = std::min(wake, batcher.Deadline());
-    if (backend->fd() < 0) wake = std::min(wake, next_poll);
-    if (core.has_failed_watches()) wake = std::min(wake, next_retry);
-    // A full subscriber holds the outbox back: try again shortly.
-    if (publisher->pending()) wake = std::min(wake, now + Millis(2));
     long timeout_ms = std::max<long>(
-        0, std::chrono::duration_cast<std::chrono::milliseconds>(wake - now).count() + 1);
-
+        0, std::chrono::duration_cast<std::chrono::milliseconds>(NextDeadline() - now).count() + 1);
     items.clear();
-    items.push_back({publisher->router().handle(), 0, ZMQ_POLLIN, 0});
+    items.push_back({publisher_->router().handle(), 0, ZMQ_POLLIN, 0});
     items.push_back({nullptr, sig_fd, ZMQ_POLLIN, 0});
-    if (backend->fd() >= 0) items.push_back({nullptr, backend->fd(), ZMQ_POLLIN, 0});
+    if (backend.fd() >= 0) items.push_back({nullptr, backend.fd(), ZMQ_POLLIN, 0});
     size_t fixed = items.size();
-    http.AddPollItems(&items);
+    if (http_) http_->AddPollItems(&items);
     try {
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(timeout_ms));
     } catch (const zmq::error_t& e) {
@@ -216,61 +260,24 @@ int WatcherService::Run() {
     if (items[1].revents & ZMQ_POLLIN) {
       struct signalfd_siginfo si;
       if (::read(sig_fd, &si, sizeof si) == sizeof si) {
-        if (si.ssi_signo == SIGHUP && zap) {
+        if (si.ssi_signo == SIGHUP && zap_) {
           LogInfo("watcher.reload").Kv("signal", static_cast<int>(si.ssi_signo)).Kv("what", "curve allow-list");
-          zap->RequestReload();
+          zap_->RequestReload();
         } else {
           LogInfo("watcher.stopping").Kv("signal", static_cast<int>(si.ssi_signo));
-          stop = true;
+          RequestStop();
         }
       }
     }
-    publisher->DrainSubscriptions();
-    if (publisher->pending()) publisher->Flush();
-    now = clock.Now();
-    raw.clear();
-    if (backend->fd() >= 0 && (items[2].revents & ZMQ_POLLIN)) {
-      backend->ReadEvents(&raw);
-    } else if (backend->fd() < 0 && now >= next_poll) {
-      backend->ReadEvents(&raw);
-      next_poll = now + Millis(backend->poll_interval_ms());
-    }
-    if (!raw.empty() && core.OnRawEvents(raw)) batcher.OnChange(now, clock.UnixMicros());
-    if (core.has_failed_watches() && now >= next_retry) {
-      if (core.RetryFailedWatches()) batcher.OnChange(now, clock.UnixMicros());
-      next_retry = now + Millis(kRetryWatchMs);
-    }
-    if (batcher.Due(clock.Now()) || (stop && batcher.open())) {
-      auto events = core.Flush();
-      publisher->Publish(&events, batcher.first_change_unix_us());
-      // A large batch (a checkout, a rescan) leaves its temporaries in the
-      // malloc arenas of the loop and the loader threads: give them back.
-      if (events.size() >= 10000 || core.last_flush_files() >= 10000) {
-        std::vector<v1::ChangeEvent>().swap(events);
-        ::malloc_trim(0);
-      }
-      batcher.Reset();
-      batches->Add();
-      // Anything that became dirty during the flush (e.g. scans of new
-      // folders) opens the next batch.
-      if (core.dirty()) batcher.OnChange(clock.Now(), clock.UnixMicros());
-    }
-    if (items[0].revents & ZMQ_POLLIN) publisher->ServeSnapshots(core.state());
-    if (items.size() > fixed)
-      http.OnPoll(std::vector<zmq::pollitem_t>(items.begin() + fixed, items.end()));
+    Step(clock.Now(), backend.fd() >= 0 && (items[2].revents & ZMQ_POLLIN));
+    if (items[0].revents & ZMQ_POLLIN) ServeSnapshots();
+    if (http_ && items.size() > fixed)
+      http_->OnPoll(std::vector<zmq::pollitem_t>(items.begin() + fixed, items.end()));
   }
-  // What a slow subscriber still holds back gets up to one block_ms to go out.
-  auto give_up = clock.Now() + Millis(options_.pub_block_ms);
-  while (publisher->pending() && clock.Now() < give_up) {
-    zmq::poll(static_cast<zmq::pollitem_t*>(nullptr), 0, std::chrono::milliseconds(2));
-    publisher->Flush();
-  }
-  if (publisher->pending())
-    LogWarn("watcher.unsent_at_exit")
-        .Kv("messages", static_cast<uint64_t>(publisher->outbox_size()))
-        .Kv("reason", "a subscriber's queue stayed full until exit");
+  while (!StepShutdown(clock.Now()))
+    zmq::poll(static_cast<zmq::pollitem_t*>(nullptr), 0, kOutboxRetry);
   ::close(sig_fd);
-  LogInfo("watcher.stopped").Kv("epoch", epoch).Kv("seq", publisher->seq());
+  LogInfo("watcher.stopped").Kv("epoch", publisher_->epoch()).Kv("seq", publisher_->seq());
   return 0;
 }
 

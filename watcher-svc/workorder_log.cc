@@ -185,7 +185,7 @@ void LogTailer::AddLine(std::string_view line, uint32_t line_number) {
 
   std::string project = owner_project_;
   if (project.empty()) {
-    project = resolve_ ? resolve_(parsed->project, resolve_ctx_) : Slugify(parsed->project);
+    project = resolver_ ? resolver_->Resolve(parsed->project) : Slugify(parsed->project);
   }
 
   v1::Item item;

@@ -36,7 +36,11 @@ std::optional<LogLine> ParseLogLine(std::string_view line);
 
 // Resolves the project id for a line of a log that belongs to no project
 // (a --workorder-log file): maps the line's project column to an id.
-using ProjectResolver = std::string (*)(const std::string& column, const void* ctx);
+class ProjectResolver {
+ public:
+  virtual ~ProjectResolver() = default;
+  virtual std::string Resolve(const std::string& column) const = 0;
+};
 
 // Tails one log file. Entries are items of kind WORKORDER, source "log",
 // keyed "<file_path>#<workorder_id>#<8 hex of Hash64(raw)>", with "#2", "#3"
@@ -67,7 +71,8 @@ class LogTailer {
   const std::map<std::string, v1::Item>& entries() const { return entries_; }
 
   // For global logs: how project ids are derived from the line's column.
-  void set_resolver(ProjectResolver fn, const void* ctx) { resolve_ = fn; resolve_ctx_ = ctx; }
+  // `resolver` must outlive the tailer (nullptr: Slugify the column).
+  void set_resolver(const ProjectResolver* resolver) { resolver_ = resolver; }
 
   // Lines skipped as malformed so far (not starting with WO-, too few parts).
   // Blank lines are not counted; a full re-read counts its lines again.
@@ -78,8 +83,7 @@ class LogTailer {
   void AddLine(std::string_view line, uint32_t line_number);
 
   std::string abs_path_, file_path_, owner_project_;
-  ProjectResolver resolve_ = nullptr;
-  const void* resolve_ctx_ = nullptr;
+  const ProjectResolver* resolver_ = nullptr;
   bool known_ = false;           // ino_/dev_/offset_ describe a file read before
   uint64_t ino_ = 0, dev_ = 0;
   uint64_t offset_ = 0;          // bytes consumed (up to the last '\n')

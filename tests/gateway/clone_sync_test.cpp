@@ -111,7 +111,90 @@ TEST_F(CloneSyncTest, BufferedEventsOfAnotherEpochAreDropped) {
   EXPECT_TRUE(sync_.live());
 }
 
-TEST_F(CloneSyncTest, SeqGapTakesAFreshSnapshot) {
+// A history reply: events [from, to] of `epoch`, the watcher at `seq`.
+v1::SnapshotChunk HistoryChunk(const std::string& id, const std::string& epoch, uint64_t seq,
+                               uint64_t from, uint64_t to, uint32_t index, bool last,
+                               v1::HistoryStatus status = v1::HISTORY_STATUS_OK) {
+  v1::SnapshotChunk c = Chunk(id, epoch, seq, index, last, 0);
+  c.set_history(status);
+  for (uint64_t s = from; s <= to && status == v1::HISTORY_STATUS_OK; ++s) *c.add_events() = Ev(epoch, s).event();
+  return c;
+}
+
+TEST_F(CloneSyncTest, SeqGapIsFetchedFromTheWatchersHistory) {
+  sync_.Start();
+  std::string id = TakeRequest();
+  sync_.OnSnapshotChunk(Chunk(id, "E", 10, 0, true));
+  ASSERT_NE(Find(sync_.TakeUpdates(), FeedUpdate::Type::kSnapshot), nullptr);
+  sync_.OnFeedMessage(Ev("E", 11), 0);
+  sync_.OnFeedMessage(Ev("E", 14), 0);  // 12, 13 lost at the PUB
+  EXPECT_FALSE(sync_.live());
+  EXPECT_TRUE(sync_.fetching_history());
+  EXPECT_EQ(metrics_.feed_gaps->Get(), 1);
+  v1::SnapshotRequest req;
+  bool reset = true;
+  ASSERT_TRUE(sync_.TakeRequest(&req, &reset));
+  EXPECT_FALSE(reset);
+  ASSERT_TRUE(req.has_history());
+  EXPECT_EQ(req.history().epoch(), "E");
+  EXPECT_EQ(req.history().after_seq(), 11u);
+  sync_.OnFeedMessage(Ev("E", 15), 0);
+  // The range in two chunks (the watcher is at 15 by then).
+  sync_.OnSnapshotChunk(HistoryChunk(req.request_id(), "E", 15, 12, 13, 0, false));
+  sync_.OnSnapshotChunk(HistoryChunk(req.request_id(), "E", 15, 14, 15, 1, true));
+  EXPECT_TRUE(sync_.live());
+  auto updates = sync_.TakeUpdates();
+  EXPECT_EQ(Find(updates, FeedUpdate::Type::kSnapshot), nullptr) << "no re-snapshot";
+  EXPECT_EQ(EventSeqs(updates), (std::vector<uint64_t>{11, 12, 13, 14, 15}));
+  sync_.OnFeedMessage(Ev("E", 16), 0);
+  EXPECT_EQ(EventSeqs(sync_.TakeUpdates()), (std::vector<uint64_t>{16}));
+}
+
+// A watcher restarted with its stored epoch: down, then back with a
+// heartbeat ahead (the events it re-sent went out before we reconnected):
+// the range comes from its history, with no snapshot.
+TEST_F(CloneSyncTest, WatcherBackInTheSameEpochFillsTheGapWithoutASnapshot) {
+  sync_.Start();
+  std::string id = TakeRequest();
+  sync_.OnSnapshotChunk(Chunk(id, "E", 10, 0, true));
+  sync_.TakeUpdates();
+  clock_.Advance(Millis(3500));
+  sync_.Tick();
+  ASSERT_NE(Find(sync_.TakeUpdates(), FeedUpdate::Type::kWatcherDown), nullptr);
+  sync_.OnFeedMessage(Ev("E", 9), 0);   // re-sent, already had
+  sync_.OnFeedMessage(Hb("E", 13), 0);  // 11..13 made while down
+  v1::SnapshotRequest req;
+  bool reset = false;
+  ASSERT_TRUE(sync_.TakeRequest(&req, &reset));
+  ASSERT_TRUE(req.has_history());
+  EXPECT_EQ(req.history().after_seq(), 10u);
+  sync_.OnSnapshotChunk(HistoryChunk(req.request_id(), "E", 13, 11, 13, 0, true));
+  auto updates = sync_.TakeUpdates();
+  ASSERT_NE(Find(updates, FeedUpdate::Type::kWatcherUp), nullptr);
+  EXPECT_EQ(Find(updates, FeedUpdate::Type::kWatcherUp)->epoch, "E");
+  EXPECT_EQ(Find(updates, FeedUpdate::Type::kSnapshot), nullptr);
+  EXPECT_EQ(EventSeqs(updates), (std::vector<uint64_t>{11, 12, 13}));
+  EXPECT_TRUE(sync_.live());
+}
+
+// A watcher without history support answers with a snapshot: it is used.
+TEST_F(CloneSyncTest, ASnapshotAnswerToAHistoryRequestIsUsed) {
+  sync_.Start();
+  std::string id = TakeRequest();
+  sync_.OnSnapshotChunk(Chunk(id, "E", 10, 0, true));
+  sync_.TakeUpdates();
+  sync_.OnFeedMessage(Ev("E", 12), 0);
+  std::string id2 = TakeRequest();
+  sync_.OnSnapshotChunk(Chunk(id2, "E", 12, 0, true));
+  auto updates = sync_.TakeUpdates();
+  const FeedUpdate* snap = Find(updates, FeedUpdate::Type::kSnapshot);
+  ASSERT_NE(snap, nullptr);
+  EXPECT_EQ(snap->cause, SnapshotCause::kGap);
+  EXPECT_EQ(snap->seq, 12u);
+  EXPECT_TRUE(sync_.live());
+}
+
+TEST_F(CloneSyncTest, SeqGapOlderThanTheWatchersHistoryTakesAFreshSnapshot) {
   sync_.Start();
   std::string id = TakeRequest();
   sync_.OnSnapshotChunk(Chunk(id, "E", 10, 0, true));
@@ -119,8 +202,11 @@ TEST_F(CloneSyncTest, SeqGapTakesAFreshSnapshot) {
   sync_.OnFeedMessage(Ev("E", 14), 0);  // 12, 13 lost at the PUB
   EXPECT_FALSE(sync_.live());
   EXPECT_EQ(metrics_.feed_gaps->Get(), 1);
+  std::string hid = TakeRequest();
+  sync_.OnSnapshotChunk(HistoryChunk(hid, "E", 14, 0, 0, 0, true, v1::HISTORY_STATUS_GONE));
   std::string id2 = TakeRequest();
   EXPECT_NE(id2, id);
+  EXPECT_NE(id2, hid);
   sync_.OnFeedMessage(Ev("E", 15), 0);
   sync_.OnSnapshotChunk(Chunk(id2, "E", 14, 0, true));
   auto updates = sync_.TakeUpdates();
@@ -145,7 +231,10 @@ TEST_F(CloneSyncTest, HeartbeatAheadIsAGap) {
   sync_.OnFeedMessage(Hb("E", 12), 0);  // 11 and 12 never arrived
   EXPECT_FALSE(sync_.live());
   EXPECT_EQ(metrics_.feed_gaps->Get(), 1);
-  TakeRequest();
+  v1::SnapshotRequest req;
+  bool reset = false;
+  ASSERT_TRUE(sync_.TakeRequest(&req, &reset));
+  EXPECT_EQ(req.history().after_seq(), 10u);
 }
 
 TEST_F(CloneSyncTest, NewEpochTakesAFreshSnapshot) {

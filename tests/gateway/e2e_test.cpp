@@ -10,96 +10,15 @@
 #include <set>
 
 #include "tests/gateway/gateway_process.h"
+#include "tests/gateway/e2e_fixture.h"
 
 namespace coderef::gateway::testing {
 namespace {
 
 namespace fs = std::filesystem;
-using testsupport::MakeTempDir;
-using testsupport::RemoveTree;
 using testsupport::WriteFile;
 
-std::string WatcherBinary() { return std::string(CODEREF_BINARY_DIR) + "/watcher-svc/watcher-svc"; }
-
-// watcher-svc with its endpoints read back from the "watcher.started" line.
-class WatcherProcess {
- public:
-  bool Start(const std::string& projects, const std::string& log, const std::string& pub = "tcp://127.0.0.1:*",
-             const std::string& snapshot = "tcp://127.0.0.1:*") {
-    std::vector<std::string> argv = {WatcherBinary(), "--projects", projects, "--pub", pub,
-                                     "--snapshot", snapshot, "--http", "127.0.0.1:0",
-                                     "--settle-ms", "30", "--debounce-ms", "200",
-                                     "--heartbeat-ms", "100"};
-    if (!proc_.Start(argv, {}, log)) return false;
-    std::smatch m;
-    static const std::regex kStarted(R"(watcher\.started.*pub=(tcp://[0-9.]+:[0-9]+).*snapshot=(tcp://[0-9.]+:[0-9]+))");
-    bool ok = WaitFor([&] {
-      std::string text = proc_.Log();
-      if (std::regex_search(text, m, kStarted)) {
-        pub_ = m[1];
-        snapshot_ = m[2];
-        return true;
-      }
-      return !proc_.Running();
-    }, 20000);
-    return ok && proc_.Running() && !pub_.empty();
-  }
-  const std::string& pub() const { return pub_; }
-  const std::string& snapshot() const { return snapshot_; }
-  Subprocess& proc() { return proc_; }
-
- private:
-  Subprocess proc_;
-  std::string pub_, snapshot_;
-};
-
-class GatewayE2E : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!fs::exists(WatcherBinary())) GTEST_SKIP() << "watcher-svc not built: " << WatcherBinary();
-    dir_ = MakeTempDir("gateway_e2e_");
-    ASSERT_FALSE(dir_.empty());
-    project_ = dir_ + "/noted";
-    fs::create_directories(project_ + "/coderef/working");
-    WriteFile(dir_ + "/projects.json",
-              R"({"projects":[{"name":"Noted","path":"noted","id":"noted"}]})");
-    ASSERT_TRUE(watcher_.Start(dir_ + "/projects.json", dir_ + "/watcher.log"))
-        << testsupport::ReadFile(dir_ + "/watcher.log");
-  }
-  void TearDown() override {
-    for (auto& g : gateways_) g->proc().Kill();
-    watcher_.proc().Kill();
-    if (HasFailure()) {
-      std::fprintf(stderr, "---- watcher log ----\n%s\n", watcher_.proc().Log().c_str());
-      for (auto& g : gateways_) std::fprintf(stderr, "---- gateway log ----\n%s\n", g->Log().c_str());
-    }
-    RemoveTree(dir_);
-  }
-
-  GatewayProcess& StartGateway(std::vector<std::string> extra = {}) {
-    auto g = std::make_unique<GatewayProcess>();
-    std::string name = "gw" + std::to_string(gateways_.size() + 1);
-    extra.insert(extra.begin(), {"--watcher-timeout-ms", "1000"});
-    EXPECT_TRUE(g->Start(watcher_.pub(), watcher_.snapshot(), dir_, name, extra)) << g->Log();
-    EXPECT_TRUE(g->WaitReady(10000)) << g->Log();
-    gateways_.push_back(std::move(g));
-    return *gateways_.back();
-  }
-
-  // Creates (or rewrites) coderef/working/<feature>/plan.json.
-  void WritePlan(const std::string& feature, const std::string& status) {
-    fs::create_directories(project_ + "/coderef/working/" + feature);
-    std::string path = project_ + "/coderef/working/" + feature + "/plan.json";
-    std::string tmp = path + ".tmp";
-    WriteFile(tmp, R"({"META_DOCUMENTATION":{"feature_name":")" + feature + R"(","status":")" +
-                       status + R"("}})");
-    fs::rename(tmp, path);  // an editor's atomic save
-  }
-
-  std::string dir_, project_;
-  WatcherProcess watcher_;
-  std::vector<std::unique_ptr<GatewayProcess>> gateways_;
-};
+using GatewayE2E = ServicesE2E;
 
 TEST_F(GatewayE2E, AnEventReachesAHundredClientsInSeqOrderWithNothingMissing) {
   GatewayProcess& g = StartGateway();

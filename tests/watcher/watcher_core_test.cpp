@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/names.h"
+#include "fake_backend.h"
 #include "fake_file_system.h"
 #include "watcher-svc/batcher.h"
 #include "watcher-svc/poll_backend.h"
@@ -16,40 +17,6 @@ namespace coderef::watcher {
 namespace {
 
 using namespace std::chrono_literals;
-
-// A backend whose events the test scripts; it remembers watched dirs and
-// can refuse watches past a limit (the kernel's max_user_watches).
-class FakeBackend final : public WatchBackend {
- public:
-  int fd() const override { return 0; }
-  bool AddWatch(const std::string& dir, bool, int* err) override {
-    if (!dirs.count(dir) && limit > 0 && dirs.size() >= limit) {
-      *err = ENOSPC;
-      return false;
-    }
-    dirs.insert(dir);
-    return true;
-  }
-  void RemoveWatch(const std::string& dir) override { dirs.erase(dir); }
-  bool IsWatched(const std::string& dir) const override { return dirs.count(dir) > 0; }
-  void ReadEvents(std::vector<RawEvent>* out) override {
-    for (auto& e : pending) out->push_back(e);
-    pending.clear();
-  }
-  size_t watch_count() const override { return dirs.size(); }
-
-  void Emit(RawEvent::Type t, const std::string& path, bool is_dir = false) {
-    RawEvent e;
-    e.type = t;
-    e.dir = DirName(path);
-    e.name = BaseName(path);
-    e.is_dir = is_dir;
-    pending.push_back(e);
-  }
-  std::set<std::string> dirs;
-  std::vector<RawEvent> pending;
-  size_t limit = 0;
-};
 
 std::string Plan(const std::string& status) {
   return "{\"META_DOCUMENTATION\":{\"status\":\"" + status + "\"}}";

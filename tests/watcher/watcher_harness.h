@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -190,7 +191,10 @@ class Process {
   std::string log_path_;
 };
 
+// CODEREF_WATCHER_BIN runs the same tests against another build (e.g. the
+// baseline, to show a test fails there).
 inline std::string WatcherBinary() {
+  if (const char* bin = std::getenv("CODEREF_WATCHER_BIN"); bin && *bin) return bin;
   return std::string(CODEREF_BINARY_DIR) + "/watcher-svc/watcher-svc";
 }
 

@@ -53,9 +53,12 @@ TEST_F(WatcherTest, LoneSaveIsOnePlanAddedThenUpdated) {
   EXPECT_EQ(ev[0].item().plan().status(), "planning");
   EXPECT_EQ(ev[0].item().plan().workorder_id(), "WO-auth-001");
   EXPECT_EQ(ev[0].item().text(), Plan("auth", "planning"));
-  // Published about one settle window after the change, not before.
+  // The first save also makes its feature folder: a closed write goes out
+  // after --quiet-ms, unless the folder's scan found the file already
+  // written (completion unknown: the settle window). editor_save_test.cpp
+  // checks the early flush of saves to existing files.
   int64_t delay_ms = (ev[0].published_us() - ev[0].first_change_us()) / 1000;
-  EXPECT_GE(delay_ms, 95);
+  EXPECT_GE(delay_ms, 0);
   EXPECT_LE(delay_ms, 400);
   EXPECT_EQ(probe_->topics().back(), "plan/alpha");
 

@@ -359,9 +359,14 @@ TEST_F(LogTailerTest, FolderInsteadOfFileIsAnError) {
   EXPECT_TRUE(tailer_.entries().empty());
 }
 
-std::string ResolvePrefixed(const std::string& column, const void* ctx) {
-  return *static_cast<const std::string*>(ctx) + Slugify(column);
-}
+class PrefixResolver final : public ProjectResolver {
+ public:
+  explicit PrefixResolver(std::string prefix) : prefix_(std::move(prefix)) {}
+  std::string Resolve(const std::string& column) const override { return prefix_ + Slugify(column); }
+
+ private:
+  std::string prefix_;
+};
 
 TEST(LogTailerGlobal, ProjectFromTheLine) {
   FakeFileSystem fs;
@@ -377,9 +382,9 @@ TEST(LogTailerGlobal, ProjectFromTheLine) {
   }
   EXPECT_EQ(projects, (std::set<std::string>{"noted-app", "scriptboard"}));
 
-  std::string prefix = "p-";
+  PrefixResolver prefix("p-");
   LogTailer resolved("/var/log/wo.txt", "/var/log/wo.txt", "");
-  resolved.set_resolver(&ResolvePrefixed, &prefix);
+  resolved.set_resolver(&prefix);
   ASSERT_TRUE(resolved.Update(fs, &error)) << error;
   projects.clear();
   for (const auto& [k, item] : resolved.entries()) projects.insert(item.project());
