@@ -71,6 +71,9 @@ void Hub::OnSnapshot(std::string epoch, uint64_t seq, std::vector<v1::Item> item
     ResyncReason reason = fan_out_.epoch(id) != state_.epoch() ? ResyncReason::kEpochChanged
                           : cause == SnapshotCause::kGap       ? ResyncReason::kOverflow
                                                                : ResyncReason::kHistoryGap;
+    // A client waiting for the first snapshot at an older position of this
+    // epoch: the watcher's history may still hold what it needs.
+    if (reason == ResyncReason::kHistoryGap && FetchFor(id, fan_out_.cursor(id))) continue;
     Resync(id, reason);
     ++resynced[static_cast<size_t>(reason)];
   }

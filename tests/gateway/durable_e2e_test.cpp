@@ -51,6 +51,7 @@ class DurableE2E : public ServicesE2E {
   }
 
   void RestartWithoutResync(int sig);
+  void ResumeOnALaterGateway();
 };
 
 void DurableE2E::RestartWithoutResync(int sig) {
@@ -126,7 +127,7 @@ TEST_F(DurableE2E, WatcherStoppedAndRestartedNoClientResyncs) { RestartWithoutRe
 // A resumes, 300 changes later, on gateway B started after all of them (B's
 // own history holds none): B fetches the missed events from the watcher's
 // history and replays exactly those, with no resync_required.
-TEST_F(DurableE2E, ResumeOnAGatewayStartedAfterTheMissedChangesReplaysThemFromTheWatcher) {
+void DurableE2E::ResumeOnALaterGateway() {
   GatewayProcess& a = StartGateway();
   WsClient reader, away;
   ASSERT_TRUE(reader.Connect(a.WsOptions()));
@@ -166,6 +167,19 @@ TEST_F(DurableE2E, ResumeOnAGatewayStartedAfterTheMissedChangesReplaysThemFromTh
   EXPECT_EQ(b.Metric("coderef_gateway_history_fetches_total"), 1) << b.Log();
   EXPECT_EQ(b.Metric("coderef_gateway_replayed_events_total"), 600);
   EXPECT_EQ(b.Metric("coderef_gateway_history_fetch_failures_total"), 0);
+}
+
+TEST_F(DurableE2E, ResumeOnAGatewayStartedAfterTheMissedChangesReplaysThemFromTheWatcher) {
+  ResumeOnALaterGateway();
+}
+
+// The same with the watcher's history in memory (no --state-dir).
+class MemoryHistoryE2E : public DurableE2E {
+ protected:
+  std::vector<std::string> WatcherArgs() override { return {}; }
+};
+TEST_F(MemoryHistoryE2E, ResumeOnAGatewayStartedAfterTheMissedChangesReplaysThemFromTheWatcher) {
+  ResumeOnALaterGateway();
 }
 
 }  // namespace

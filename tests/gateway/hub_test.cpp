@@ -668,8 +668,14 @@ TEST_F(HubHistoryTest, ASlowReaderFallingOutOfTheRingIsServedFromTheWatchersHist
   c->Drain(FakeSink::kAll);
   ASSERT_EQ(history_.requests.size(), 1u);
   EXPECT_EQ(history_.requests[0].until, 36u);
-  Publish(5);  // live meanwhile
+  Publish(5);  // live meanwhile: the ring (42..105) moves past the range too
   history_.Serve(0);
+  c->Drain(FakeSink::kAll);
+  ASSERT_EQ(history_.requests.size(), 2u) << "the rest, once through the first range";
+  EXPECT_EQ(history_.requests[1].after, 36u);
+  EXPECT_EQ(history_.requests[1].until, 41u);
+  history_.Serve(1);
+  c->Drain(FakeSink::kAll);
   EXPECT_EQ(c->EventSeqs(), Range(1, 105)) << "no gap, no duplicate, in order";
   for (const auto& t : c->Types()) EXPECT_NE(t, "resync_required");
 }
@@ -681,6 +687,18 @@ TEST_F(HubHistoryTest, ANewEpochDuringTheFetchResyncsTheWaitingClientOnce) {
   history_.Serve(0);  // too late: ignored
   EXPECT_EQ(c->Types(), (std::vector<std::string>{"hello", "resync_required"}));
   EXPECT_EQ(c->Messages()[1]["reason"], "epoch_changed");
+}
+
+TEST_F(HubHistoryTest, AClientResumingBeforeTheFirstSnapshotIsServedFromTheWatchersHistory) {
+  auto c = Connect(Resume("E", 40));  // hello at (E, 40): no state yet
+  hub_->OnSnapshot("E", 100, {}, SnapshotCause::kInitial);
+  ASSERT_EQ(history_.requests.size(), 1u);
+  EXPECT_EQ(history_.requests[0].after, 40u);
+  history_.Serve(0);
+  EXPECT_EQ(c->Types().front(), "hello");
+  EXPECT_EQ(c->Messages()[0]["seq"], 40);
+  EXPECT_EQ(c->EventSeqs(), Range(41, 100));
+  for (const auto& t : c->Types()) EXPECT_NE(t, "resync_required");
 }
 
 TEST_F(HubHistoryTest, AClientClosingWhileHeldGetsItsCloseFrame) {
