@@ -101,10 +101,18 @@ void FanOut::Release(ClientId id, const FramePtr& first) {
   Client* c = Find(id);
   if (!c) return;
   c->held = false;
-  if (first && !c->finished) {
-    c->control.insert(c->control.begin() + c->control_head, Control{0, first});
-    c->control_bytes += first->wire().size();
+  if (first) {
+    PushFront(id, first);
+  } else {
+    WakeIfIdle(*c);
   }
+}
+
+void FanOut::PushFront(ClientId id, const FramePtr& frame) {
+  Client* c = Find(id);
+  if (!c || c->finished) return;
+  c->control.insert(c->control.begin() + c->control_head, Control{0, frame});
+  c->control_bytes += frame->wire().size();
   WakeIfIdle(*c);
 }
 

@@ -136,6 +136,9 @@ class FanOut {
   // Ends the hold: `first` (if any; hello) goes out before everything
   // queued, then the events from the cursor on.
   void Release(ClientId id, const FramePtr& first);
+  // Queues `frame` before every queued control frame (a held client stays
+  // held).
+  void PushFront(ClientId id, const FramePtr& frame);
   // Events from the client's cursor up to the feed's seq that match its
   // topics (what a replay starting now would send).
   uint64_t CountBehind(ClientId id) const;

@@ -155,8 +155,8 @@ void Hub::Resync(ClientId id, ResyncReason reason) {
   if (Client* c = Find(id)) {
     c->fetch = 0;
     if (c->awaiting_hello) {  // held for a fetch before its hello: hello first
-      c->awaiting_hello = false;
-      fan_out_.Release(id, MakeHello(state_.epoch(), state_.seq(), 0));
+      c->awaiting_hello = false;  // (still held: it takes nothing before the resync)
+      fan_out_.PushFront(id, MakeHello(state_.epoch(), state_.seq(), 0));
     }
   }
   metrics_->Resync(reason)->Add();

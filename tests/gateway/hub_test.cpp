@@ -653,6 +653,7 @@ TEST_F(HubHistoryTest, RangeTheWatcherNoLongerHoldsGetsHistoryGap) {
   Publish(1);
   EXPECT_EQ(c->EventSeqs(), (std::vector<uint64_t>{102})) << "continues after the resync seq";
   EXPECT_EQ(metrics_.history_fetch_failures->Get(), 1);
+  EXPECT_EQ(history_.requests.size(), 1u) << "no second fetch for the resynced client";
   EXPECT_EQ(metrics_.Resync(ResyncReason::kHistoryGap)->Get(), 1);
 }
 
