@@ -1,5 +1,7 @@
 #include "gateway-svc/hub.h"
 
+#include <algorithm>
+
 #include "common/log.h"
 #include "gateway-svc/client_messages.h"
 #include "gateway-svc/event_json.h"
@@ -190,7 +192,11 @@ bool Hub::FetchFor(ClientId id, uint64_t next) {
   if (!c || !history_source_ || after >= until) return false;
   const std::string& epoch = state_.epoch();
   fan_out_.Hold(id);
-  // A range fetched for others and still in use reaches the ring: share it.
+  const SteadyTime now = clock_->Now();
+  recent_.erase(std::remove_if(recent_.begin(), recent_.end(),
+                               [now](const auto& r) { return r.first + kRecentRangeTtl <= now; }),
+                recent_.end());
+  // A range fetched for others (in use, or recent) reaches the ring: share it.
   for (auto it = ranges_.begin(); it != ranges_.end();) {
     std::shared_ptr<const ReplayRange> r = it->lock();
     if (!r) {
@@ -251,6 +257,8 @@ void Hub::OnFetched(uint64_t fetch_id, std::shared_ptr<const HistoryRange> answe
     range->entries.reserve(answer->events.size());
     for (const v1::ChangeEvent& ev : answer->events) range->entries.push_back(state_.RenderPast(ev));
     ranges_.push_back(range);
+    if (recent_.size() == kRecentRanges) recent_.erase(recent_.begin());
+    recent_.emplace_back(clock_->Now(), range);
     LogInfo("history.fetched")
         .Kv("after", f.after)
         .Kv("until", f.until)

@@ -175,6 +175,11 @@ class Hub final : private GapHandler {
   // Ranges fetched and still shared by some client: a later client needing
   // one joins it instead of fetching again.
   std::vector<std::weak_ptr<const ReplayRange>> ranges_;
+  // The last few ranges fetched, kept a little while after their clients
+  // are through (a reconnect wave arrives over seconds, not at once).
+  static constexpr size_t kRecentRanges = 4;
+  static constexpr Millis kRecentRangeTtl{10000};
+  std::vector<std::pair<SteadyTime, std::shared_ptr<const ReplayRange>>> recent_;
 };
 
 }  // namespace coderef::gateway

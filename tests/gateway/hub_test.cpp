@@ -637,6 +637,22 @@ TEST_F(HubHistoryTest, AFetchedRangeStillInUseServesLaterClientsWithoutAnotherRe
   EXPECT_EQ(slow->EventSeqs(), Range(11, 100));
 }
 
+TEST_F(HubHistoryTest, AFetchedRangeIsKeptBrieflyAfterItsClientsAreThrough) {
+  hub_->OnSnapshot("E", 100, {}, SnapshotCause::kInitial);
+  auto first = Connect(Resume("E", 10));
+  history_.Serve(0);
+  EXPECT_EQ(first->EventSeqs(), Range(11, 100));  // through: nobody uses the range
+  clock_.Advance(Millis(5000));
+  auto second = Connect(Resume("E", 10));  // the next of a reconnect wave
+  EXPECT_EQ(history_.requests.size(), 1u);
+  EXPECT_EQ(second->EventSeqs(), Range(11, 100));
+  clock_.Advance(Millis(10000));
+  auto late = Connect(Resume("E", 10));
+  ASSERT_EQ(history_.requests.size(), 2u) << "kept briefly, not for ever";
+  history_.Serve(1);
+  EXPECT_EQ(late->EventSeqs(), Range(11, 100));
+}
+
 TEST_F(HubHistoryTest, RangeTheWatcherNoLongerHoldsGetsHistoryGap) {
   hub_->OnSnapshot("E", 100, {}, SnapshotCause::kInitial);
   auto c = Connect(Resume("E", 40));
