@@ -223,7 +223,7 @@ bool Hub::FetchFor(ClientId id, uint64_t next) {
   fetches_[fid] = Fetch{epoch, after, until, {id}};
   c->fetch = fid;
   metrics_->history_fetches->Add();
-  LogInfo("history.fetch")
+  LogInfo("replay.fetch")
       .Kv("client", id)
       .Kv("epoch", epoch)
       .Kv("after", after)
@@ -259,13 +259,13 @@ void Hub::OnFetched(uint64_t fetch_id, std::shared_ptr<const HistoryRange> answe
     ranges_.push_back(range);
     if (recent_.size() == kRecentRanges) recent_.erase(recent_.begin());
     recent_.emplace_back(clock_->Now(), range);
-    LogInfo("history.fetched")
+    LogInfo("replay.fetched")
         .Kv("after", f.after)
         .Kv("until", f.until)
         .Kv("clients", static_cast<uint64_t>(f.waiting.size()));
   } else {
     metrics_->history_fetch_failures->Add();
-    LogWarn("history.fetch_failed")
+    LogWarn("replay.fetch_failed")
         .Kv("after", f.after)
         .Kv("until", f.until)
         .Kv("clients", static_cast<uint64_t>(f.waiting.size()))

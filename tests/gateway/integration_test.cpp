@@ -191,7 +191,7 @@ TEST_F(GatewayIT, ResumeOlderThanHistoryGetsHistoryGapWhenTheWatcherServesNoHist
   EXPECT_GE(g.Metric("coderef_gateway_resyncs_total{reason=\"history_gap\"}"), 1);
   EXPECT_EQ(g.Metric("coderef_gateway_history_fetches_total"), 1);
   EXPECT_EQ(g.Metric("coderef_gateway_history_fetch_failures_total"), 1);
-  EXPECT_NE(g.Log().find("history.fetch_failed"), std::string::npos);
+  EXPECT_NE(g.Log().find("replay.fetch_failed"), std::string::npos);
 }
 
 TEST_F(GatewayIT, NewEpochResyncsConnectedAndResumingClients) {
