@@ -58,8 +58,9 @@ struct ReplayRange {
 
 // What to do with a client whose cursor fell below the history (it needs
 // events the ring no longer holds). The handler must move the client on
-// (FanOut::Resync) or supply the range (a later change: fetch it from the
-// watcher's history, PROTOCOL section 6); Take calls it at most once per
+// (FanOut::Resync), supply the range (SetReplay), or Hold the client until
+// it has it (the hub fetches it from the watcher's history, PROTOCOL
+// section 6, then SetReplay and Release); Take calls it at most once per
 // pull.
 class GapHandler {
  public:
