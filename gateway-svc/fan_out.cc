@@ -22,8 +22,12 @@ const FanOut::Client* FanOut::Find(ClientId id) const {
 void FanOut::Add(ClientId id, std::shared_ptr<ClientSink> sink, TopicFilter topics,
                  std::string epoch, uint64_t next, const FramePtr& first) {
   Client& c = clients_[id];
-  c.control.push_back(Control{0, first});
-  c.control_bytes = first->wire().size();
+  if (first) {
+    c.control.push_back(Control{0, first});
+    c.control_bytes = first->wire().size();
+  } else {
+    c.held = true;
+  }
   c.sink = std::move(sink);
   c.topics = std::move(topics);
   c.epoch = std::move(epoch);
@@ -34,6 +38,7 @@ void FanOut::Add(ClientId id, std::shared_ptr<ClientSink> sink, TopicFilter topi
 void FanOut::Remove(ClientId id) { clients_.erase(id); }
 
 bool FanOut::HasWork(const Client& c) const {
+  if (c.held) return false;
   if (c.partial || c.control_head < c.control.size()) return true;
   if (c.finished) return false;
   return c.epoch == state_->epoch() && c.next <= state_->seq();
@@ -74,7 +79,59 @@ void FanOut::Resync(ClientId id, const FramePtr& frame, std::string epoch, uint6
   c->control_bytes += frame->wire().size();
   c->epoch = std::move(epoch);
   c->next = next;
+  c->held = false;
+  c->replay.reset();
   WakeIfIdle(*c);
+}
+
+void FanOut::Hold(ClientId id) {
+  if (Client* c = Find(id)) c->held = true;
+}
+
+bool FanOut::held(ClientId id) const {
+  const Client* c = Find(id);
+  return c && c->held;
+}
+
+void FanOut::SetReplay(ClientId id, std::shared_ptr<const ReplayRange> replay) {
+  if (Client* c = Find(id)) c->replay = std::move(replay);
+}
+
+void FanOut::Release(ClientId id, const FramePtr& first) {
+  Client* c = Find(id);
+  if (!c) return;
+  c->held = false;
+  if (first) {
+    PushFront(id, first);
+  } else {
+    WakeIfIdle(*c);
+  }
+}
+
+void FanOut::PushFront(ClientId id, const FramePtr& frame) {
+  Client* c = Find(id);
+  if (!c || c->finished) return;
+  c->control.insert(c->control.begin() + c->control_head, Control{0, frame});
+  c->control_bytes += frame->wire().size();
+  WakeIfIdle(*c);
+}
+
+const HistoryEntry* FanOut::EventAt(const Client& c, uint64_t seq) const {
+  if (c.replay && c.replay->epoch == c.epoch) {
+    if (const HistoryEntry* e = c.replay->At(seq)) return e;
+  }
+  return state_->history().At(seq);
+}
+
+uint64_t FanOut::CountBehind(ClientId id) const {
+  const Client* c = Find(id);
+  if (!c || c->epoch != state_->epoch()) return 0;
+  uint64_t n = 0;
+  for (uint64_t s = c->next; s <= state_->seq(); ++s) {
+    const HistoryEntry* e = EventAt(*c, s);
+    if (e && e->frame && c->topics.Matches(e->kind, e->project)) ++n;
+  }
+  return n;
 }
 
 void FanOut::SetTopics(ClientId id, TopicFilter topics) {
@@ -85,6 +142,7 @@ void FanOut::Finish(ClientId id, const FramePtr& last) {
   Client* c = Find(id);
   if (!c || c->finished) return;
   c->finished = true;
+  c->held = false;
   std::vector<Control>().swap(c->control);
   c->control_head = 0;
   c->control_bytes = 0;
@@ -106,7 +164,7 @@ void FanOut::Take(ClientId id, Pull* pull) {
   pull->count = 0;
   pull->bytes = 0;
   Client* c = Find(id);
-  if (!c) return;
+  if (!c || c->held) return;
   auto add = [pull](Pull::Src src, std::string_view data, uint64_t seq) {
     pull->src[pull->count] = src;
     pull->seq[pull->count] = seq;
@@ -128,18 +186,20 @@ void FanOut::Take(ClientId id, Pull* pull) {
       continue;
     }
     if (c->finished || !same_epoch || next > state_->seq()) break;
-    if (next <= history.base_seq()) {
+    const HistoryEntry* e = c->replay && c->replay->epoch == c->epoch ? c->replay->At(next) : nullptr;
+    if (!e && next <= history.base_seq()) {
       // Fell out of the history. What is already in the pull goes first;
       // then the handler moves the client on (once per pull).
       if (gap_handled || pull->count > 0) break;
       gap_handled = true;
       gaps_->OnHistoryGap(id, next);
+      if (c->held) break;  // the handler is fetching the range
       next = c->next;
       ci = c->control_head;
       same_epoch = c->epoch == state_->epoch();
       continue;
     }
-    const HistoryEntry* e = history.At(next);
+    if (!e) e = history.At(next);
     if (e->frame && c->topics.Matches(e->kind, e->project))
       add(Pull::Src::kEvent, e->frame->wire(), next);
     ++next;
@@ -147,6 +207,7 @@ void FanOut::Take(ClientId id, Pull* pull) {
   pull->scan_end = next;
   if (pull->count == 0) {
     c->next = next;  // only skipped events: nothing to write
+    if (c->replay && c->next > c->replay->last()) c->replay.reset();
     c->idle = true;
     c->blocked = false;
   } else {
@@ -183,7 +244,7 @@ void FanOut::Written(ClientId id, const Pull& pull, size_t n) {
         break;
       case Pull::Src::kEvent:
         if (!whole) {
-          c->partial = state_->history().At(pull.seq[i])->frame;
+          c->partial = EventAt(*c, pull.seq[i])->frame;
           c->offset = left;
         }
         c->next = pull.seq[i] + 1;
@@ -194,8 +255,10 @@ void FanOut::Written(ClientId id, const Pull& pull, size_t n) {
     if (pull.src[i] != Pull::Src::kPartial) ++frames;
   }
   if (options_.metrics && frames > 0) options_.metrics->events_out->Add(static_cast<int64_t>(frames));
+  if (c->replay && c->next > c->replay->last()) c->replay.reset();  // past it: let it go
   if (n >= pull.bytes) {
     c->next = std::max(c->next, pull.scan_end);
+    if (c->replay && c->next > c->replay->last()) c->replay.reset();
     c->blocked = false;
     return;
   }

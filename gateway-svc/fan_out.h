@@ -11,9 +11,10 @@
 // simply behind, and its socket takes frames from its cursor as it drains
 // (Take: up to kMaxPull frames per write). Memory does not grow per slow
 // client: the history ring is shared, and a client that falls out of it is
-// handed to the GapHandler (today: resync_required(history_gap); once the
-// watcher serves history, PROTOCOL section 6, the missing range can be
-// fetched there instead).
+// handed to the GapHandler (the hub fetches the missing range from the
+// watcher's history, PROTOCOL section 6, and hands it back as a ReplayRange
+// shared by every client replaying it; or resyncs the client). While the
+// fetch runs the client is held: it takes nothing.
 //
 // Stuck detection: a client whose socket accepts nothing for `stuck` while
 // data waits is reported by CheckStuck.
@@ -41,10 +42,25 @@ namespace coderef::gateway {
 
 using ClientId = uint64_t;
 
+// Events older than the history ring, fetched from the watcher's history
+// and rendered once: seq after + 1 .. last(), gap-free, in order. Shared
+// (read-only) by every client replaying them; freed with the last one.
+struct ReplayRange {
+  std::string epoch;
+  uint64_t after = 0;
+  std::vector<HistoryEntry> entries;
+  uint64_t last() const { return after + entries.size(); }
+  // The entry with `seq`, or nullptr when outside the range.
+  const HistoryEntry* At(uint64_t seq) const {
+    return seq > after && seq <= last() ? &entries[seq - after - 1] : nullptr;
+  }
+};
+
 // What to do with a client whose cursor fell below the history (it needs
 // events the ring no longer holds). The handler must move the client on
-// (FanOut::Resync) or supply the range (a later change: fetch it from the
-// watcher's history, PROTOCOL section 6); Take calls it at most once per
+// (FanOut::Resync), supply the range (SetReplay), or Hold the client until
+// it has it (the hub fetches it from the watcher's history, PROTOCOL
+// section 6, then SetReplay and Release); Take calls it at most once per
 // pull.
 class GapHandler {
  public:
@@ -90,7 +106,8 @@ class FanOut {
   FanOut& operator=(const FanOut&) = delete;
 
   // A new client at `epoch`, needing events from seq `next` on, with
-  // `first` (hello) before them. Woken at once.
+  // `first` (hello) before them. Woken at once. A null `first` adds the
+  // client held: it takes nothing until Release (its hello is not known yet).
   void Add(ClientId id, std::shared_ptr<ClientSink> sink, TopicFilter topics, std::string epoch,
            uint64_t next, const FramePtr& first);
   void Remove(ClientId id);
@@ -110,6 +127,22 @@ class FanOut {
   // Queues `frame` (resync_required) and moves the client to (epoch, next):
   // queued control frames go first, events it had not started are skipped.
   void Resync(ClientId id, const FramePtr& frame, std::string epoch, uint64_t next);
+  // Holds the client: it takes nothing (frames pushed meanwhile wait) until
+  // Release or Resync.
+  void Hold(ClientId id);
+  bool held(ClientId id) const;
+  // The client's events from the cursor on come from `replay` (which must
+  // begin at or before the cursor) as far as it reaches, then from the ring.
+  void SetReplay(ClientId id, std::shared_ptr<const ReplayRange> replay);
+  // Ends the hold: `first` (if any; hello) goes out before everything
+  // queued, then the events from the cursor on.
+  void Release(ClientId id, const FramePtr& first);
+  // Queues `frame` before every queued control frame (a held client stays
+  // held).
+  void PushFront(ClientId id, const FramePtr& frame);
+  // Events from the client's cursor up to the feed's seq that match its
+  // topics (what a replay starting now would send).
+  uint64_t CountBehind(ClientId id) const;
   // Changes the client's topic filter (events not yet taken follow it).
   void SetTopics(ClientId id, TopicFilter topics);
   // The connection is closing: no events and no queued frame not yet begun
@@ -160,6 +193,8 @@ class FanOut {
     bool idle = true;          // the last Take found nothing: Wake on new data
     bool blocked = false;      // the socket did not take all it was offered
     bool finished = false;     // closing: only the close frame goes out
+    bool held = false;         // waiting for a history fetch: takes nothing
+    std::shared_ptr<const ReplayRange> replay;  // fetched events it still needs
     SteadyTime progress{};     // blocked: when it blocked or last took bytes
   };
 
@@ -169,6 +204,8 @@ class FanOut {
   bool HasWork(const Client& c) const;
   void WakeIfIdle(Client& c);
   void PopControl(Client& c);
+  // The event `seq` for client `c`: from its replay range, else the ring.
+  const HistoryEntry* EventAt(const Client& c, uint64_t seq) const;
 
   FanOutOptions options_;
   const FeedState* state_;

@@ -28,6 +28,22 @@ void FeedState::Reset(std::string epoch, uint64_t seq, std::vector<v1::Item> ite
   history_.Reset(seq);
 }
 
+namespace {
+v1::Kind EntryKind(const v1::ChangeEvent& ev) {
+  return ev.kind() != v1::KIND_UNSPECIFIED ? ev.kind() : KindOf(ev.type());
+}
+}  // namespace
+
+HistoryEntry FeedState::RenderPast(const v1::ChangeEvent& ev) const {
+  HistoryEntry entry;
+  entry.seq = ev.seq();
+  entry.kind = EntryKind(ev);
+  entry.project = ev.project();
+  entry.frame = factory_(
+      EventJson(ev, ev.has_item() ? &ev.item() : nullptr, replica_.ProjectName(ev.project())));
+  return entry;
+}
+
 bool FeedState::Ingest(ReceivedEvent&& received) {
   v1::ChangeEvent& ev = received.event;
   if (!replica_.has_snapshot() || ev.epoch() != replica_.epoch() || ev.seq() != replica_.seq() + 1) {
@@ -39,7 +55,7 @@ bool FeedState::Ingest(ReceivedEvent&& received) {
     return false;
   }
   HistoryEntry entry;
-  entry.kind = ev.kind() != v1::KIND_UNSPECIFIED ? ev.kind() : KindOf(ev.type());
+  entry.kind = EntryKind(ev);
   // The name before applying: a project_removed still shows its name.
   std::string name = (entry.kind == v1::KIND_PROJECT && ev.has_item() &&
                       ev.item().has_project_info() && !ev.item().project_info().name().empty())

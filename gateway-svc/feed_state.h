@@ -44,6 +44,10 @@ class FeedState {
   // next event of the current epoch: the feed client only hands over
   // contiguous events, so that is a bug.
   bool Ingest(ReceivedEvent&& received);
+  // An event older than the history (fetched from the watcher's history)
+  // as a history entry: translated once, with the event's own item and the
+  // project's current name. Touches neither replica nor history.
+  HistoryEntry RenderPast(const v1::ChangeEvent& ev) const;
   // Returns true when the state changed.
   bool SetWatcher(WatcherState s);
 

@@ -36,6 +36,16 @@ GatewayMetrics::GatewayMetrics() {
                               "bad frames).");
   replayed_events =
       r.Counter("coderef_gateway_replayed_events_total", "Events replayed from history.");
+  history_fetches = r.Counter("coderef_gateway_history_fetches_total",
+                              "Ranges older than the gateway's history requested from the "
+                              "watcher's history (one per range, however many clients need it).");
+  history_fetch_failures =
+      r.Counter("coderef_gateway_history_fetch_failures_total",
+                "History fetches the watcher could not serve (gone, other epoch) or did not "
+                "answer in time; their clients got resync_required(history_gap).");
+  history_fetch_shared = r.Counter(
+      "coderef_gateway_history_fetch_shared_total",
+      "Clients served by a history range fetched for another client (no request of their own).");
   accept_errors = r.Counter("coderef_gateway_accept_errors_total",
                             "accept() failures (e.g. EMFILE); the accept loop backs off.");
   http_requests = r.Counter("coderef_gateway_http_requests_total", "HTTP requests served.");

@@ -43,6 +43,9 @@ class GatewayMetrics {
   Metric* stuck_client_disconnects;  // socket took nothing for --stuck-ms
   Metric* dropped_clients;      // connections closed by the gateway (any reason)
   Metric* replayed_events;      // events sent from history on resume
+  Metric* history_fetches;      // ranges requested from the watcher's history
+  Metric* history_fetch_failures;  // of those: gone, other epoch, timeout
+  Metric* history_fetch_shared;    // clients served by a range another client fetched
   Metric* accept_errors;        // failed accept() calls (EMFILE, ...)
   Metric* http_requests;
   Metric* tcp_connections;      // accepted; with http_requests: keep-alive reuse

@@ -1,5 +1,7 @@
 #include "gateway-svc/hub.h"
 
+#include <algorithm>
+
 #include "common/log.h"
 #include "gateway-svc/client_messages.h"
 #include "gateway-svc/event_json.h"
@@ -71,6 +73,9 @@ void Hub::OnSnapshot(std::string epoch, uint64_t seq, std::vector<v1::Item> item
     ResyncReason reason = fan_out_.epoch(id) != state_.epoch() ? ResyncReason::kEpochChanged
                           : cause == SnapshotCause::kGap       ? ResyncReason::kOverflow
                                                                : ResyncReason::kHistoryGap;
+    // A client waiting for the first snapshot at an older position of this
+    // epoch: the watcher's history may still hold what it needs.
+    if (reason == ResyncReason::kHistoryGap && FetchFor(id, fan_out_.cursor(id))) continue;
     Resync(id, reason);
     ++resynced[static_cast<size_t>(reason)];
   }
@@ -149,15 +154,26 @@ void Hub::Drop(ClientId id, Client& c, uint16_t code, std::string_view reason) {
 }
 
 void Hub::Resync(ClientId id, ResyncReason reason) {
+  if (Client* c = Find(id)) {
+    c->fetch = 0;
+    if (c->awaiting_hello) {  // held for a fetch before its hello: hello first
+      c->awaiting_hello = false;  // (still held: it takes nothing before the resync)
+      fan_out_.PushFront(id, MakeHello(state_.epoch(), state_.seq(), 0));
+    }
+  }
   metrics_->Resync(reason)->Add();
   fan_out_.Resync(id,
                   state_.factory()(ResyncJson(ResyncReasonName(reason), state_.epoch(), state_.seq())),
                   state_.epoch(), state_.seq() + 1);
 }
 
+FramePtr Hub::MakeHello(const std::string& epoch, uint64_t seq, uint64_t replayed) const {
+  return state_.factory()(HelloJson(epoch, seq, options_.ping_ms, replayed, options_.gateway_id,
+                                    WatcherStateName(state_.watcher())));
+}
+
 void Hub::OnHistoryGap(ClientId id, uint64_t next) {
-  // The seam for PROTOCOL section 6: once the watcher serves its history,
-  // fetch (next, history base] from it here instead of resyncing.
+  if (FetchFor(id, next)) return;
   LogInfo("client.resync")
       .Kv("client", id)
       .Kv("reason", "history_gap")
@@ -165,6 +181,136 @@ void Hub::OnHistoryGap(ClientId id, uint64_t next) {
       .Kv("next", next)
       .Kv("history_base", state_.history().base_seq());
   Resync(id, ResyncReason::kHistoryGap);
+}
+
+// ---- the watcher's history (PROTOCOL section 6) ------------------------------
+
+bool Hub::FetchFor(ClientId id, uint64_t next) {
+  Client* c = Find(id);
+  const uint64_t after = next - 1;
+  const uint64_t until = state_.history().base_seq();
+  if (!c || !history_source_ || after >= until) return false;
+  const std::string& epoch = state_.epoch();
+  fan_out_.Hold(id);
+  const SteadyTime now = clock_->Now();
+  recent_.erase(std::remove_if(recent_.begin(), recent_.end(),
+                               [now](const auto& r) { return r.first + kRecentRangeTtl <= now; }),
+                recent_.end());
+  // A range fetched for others (in use, or recent) reaches the ring: share it.
+  for (auto it = ranges_.begin(); it != ranges_.end();) {
+    std::shared_ptr<const ReplayRange> r = it->lock();
+    if (!r) {
+      it = ranges_.erase(it);
+      continue;
+    }
+    if (r->epoch == epoch && r->after <= after && r->last() >= until) {
+      metrics_->history_fetch_shared->Add();
+      Deliver(id, r);
+      return true;
+    }
+    ++it;
+  }
+  // A fetch in flight covers it: join.
+  for (auto& [fid, f] : fetches_) {
+    if (f.epoch == epoch && f.after <= after && f.until >= until) {
+      f.waiting.push_back(id);
+      c->fetch = fid;
+      metrics_->history_fetch_shared->Add();
+      return true;
+    }
+  }
+  const uint64_t fid = next_fetch_++;
+  fetches_[fid] = Fetch{epoch, after, until, {id}};
+  c->fetch = fid;
+  metrics_->history_fetches->Add();
+  LogInfo("replay.fetch")
+      .Kv("client", id)
+      .Kv("epoch", epoch)
+      .Kv("after", after)
+      .Kv("until", until)
+      .Kv("events", until - after);
+  history_source_->Fetch(epoch, after, until, [this, fid](std::shared_ptr<const HistoryRange> r) {
+    OnFetched(fid, std::move(r));
+  });
+  return true;
+}
+
+void Hub::OnFetched(uint64_t fetch_id, std::shared_ptr<const HistoryRange> answer) {
+  auto it = fetches_.find(fetch_id);
+  if (it == fetches_.end()) return;
+  Fetch f = std::move(it->second);
+  fetches_.erase(it);
+  std::string why;
+  if (!answer || !answer->ok) {
+    why = answer && !answer->error.empty() ? answer->error : "the watcher did not serve the range";
+  } else if (f.epoch != state_.epoch()) {
+    why = "the epoch changed during the fetch";
+  } else if (answer->events.size() != f.until - f.after ||
+             answer->events.front().seq() != f.after + 1) {
+    why = "the watcher's answer does not cover the range";
+  }
+  std::shared_ptr<ReplayRange> range;
+  if (why.empty()) {
+    range = std::make_shared<ReplayRange>();
+    range->epoch = f.epoch;
+    range->after = f.after;
+    range->entries.reserve(answer->events.size());
+    for (const v1::ChangeEvent& ev : answer->events) range->entries.push_back(state_.RenderPast(ev));
+    ranges_.push_back(range);
+    if (recent_.size() == kRecentRanges) recent_.erase(recent_.begin());
+    recent_.emplace_back(clock_->Now(), range);
+    LogInfo("replay.fetched")
+        .Kv("after", f.after)
+        .Kv("until", f.until)
+        .Kv("clients", static_cast<uint64_t>(f.waiting.size()));
+  } else {
+    metrics_->history_fetch_failures->Add();
+    LogWarn("replay.fetch_failed")
+        .Kv("after", f.after)
+        .Kv("until", f.until)
+        .Kv("clients", static_cast<uint64_t>(f.waiting.size()))
+        .Kv("reason", why + "; its clients get resync_required(history_gap)");
+  }
+  for (ClientId id : f.waiting) {
+    Client* c = Find(id);
+    if (!c || c->closing || c->fetch != fetch_id) continue;  // gone, or moved on meanwhile
+    if (!range) {
+      FailFetch(id, why);
+    } else if (c->awaiting_hello && state_.history().base_seq() > range->last()) {
+      // Its hello must count every event replayed: no second fetch behind it.
+      FailFetch(id, "the history moved past the fetched range during the fetch");
+    } else {
+      Deliver(id, range);
+    }
+  }
+  UpdateGauges();
+}
+
+void Hub::Deliver(ClientId id, const std::shared_ptr<const ReplayRange>& range) {
+  Client* c = Find(id);
+  if (!c) return;
+  c->fetch = 0;
+  fan_out_.SetReplay(id, range);
+  FramePtr hello;
+  if (c->awaiting_hello) {
+    c->awaiting_hello = false;
+    const uint64_t replayed = fan_out_.CountBehind(id);
+    metrics_->replayed_events->Add(static_cast<int64_t>(replayed));
+    hello = MakeHello(state_.epoch(), state_.seq(), replayed);
+    LogDebug("client.replay").Kv("client", id).Kv("from_watcher_after", range->after).Kv("replayed", replayed);
+  }
+  // If the ring moved past the range meanwhile, the client falls out again
+  // once it has taken the range, and the rest is fetched then.
+  fan_out_.Release(id, hello);
+}
+
+void Hub::FailFetch(ClientId id, std::string_view why) {
+  LogInfo("client.resync")
+      .Kv("client", id)
+      .Kv("reason", "history_gap")
+      .Kv("note", why)
+      .Kv("history_base", state_.history().base_seq());
+  Resync(id, ResyncReason::kHistoryGap);  // sends its hello first if it is connecting
 }
 
 Hub::ClientId Hub::Connect(std::shared_ptr<ClientSink> sink, ConnectRequest request) {
@@ -178,6 +324,30 @@ Hub::ClientId Hub::Connect(std::shared_ptr<ClientSink> sink, ConnectRequest requ
   gw.seq = state_.seq();
   gw.history_base = state_.resume_base();
   ResumeDecision d = DecideResume(request.resume, gw);
+  if (d.action == ResumeAction::kResync && d.reason == ResyncReason::kHistoryGap &&
+      history_source_) {
+    // The watcher's history reaches further back than ours: replay, the
+    // part older than the ring fetched from it.
+    d.action = ResumeAction::kReplay;
+    d.position = request.resume.since;
+  }
+  if (d.action == ResumeAction::kReplay && d.position < state_.history().base_seq()) {
+    // Held without a hello until the fetch answers (its hello counts the
+    // fetched events too), or resynced if it cannot be served.
+    fan_out_.Add(id, std::move(sink), std::move(request.topics), d.epoch, d.position + 1, nullptr);
+    clients_[id].awaiting_hello = true;
+    if (state_.watcher() == WatcherState::kDown) Send(id, state_.factory()(WatcherDownJson()));
+    LogDebug("client.open")
+        .Kv("client", id)
+        .Kv("remote", fan_out_.sink(id)->Describe())
+        .Kv("since", request.resume.since)
+        .Kv("position", d.position)
+        .Kv("history_base", state_.history().base_seq())
+        .Kv("note", "older than the history: fetching from the watcher");
+    if (!FetchFor(id, d.position + 1)) FailFetch(id, "no history source");
+    UpdateGauges();
+    return id;
+  }
 
   uint64_t hello_seq = d.position;
   uint64_t replayed = 0;
@@ -191,9 +361,8 @@ Hub::ClientId Hub::Connect(std::shared_ptr<ClientSink> sink, ConnectRequest requ
   if (d.action == ResumeAction::kResync) hello_seq = state_.seq();
   // The client starts at its position, with hello first; a replay is just
   // a client behind (the core hands it the history as its socket drains).
-  FramePtr hello = state_.factory()(
-      HelloJson(d.action == ResumeAction::kPending ? d.epoch : state_.epoch(), hello_seq,
-                options_.ping_ms, replayed, options_.gateway_id, WatcherStateName(state_.watcher())));
+  FramePtr hello =
+      MakeHello(d.action == ResumeAction::kPending ? d.epoch : state_.epoch(), hello_seq, replayed);
   fan_out_.Add(id, std::move(sink), std::move(request.topics), d.epoch, d.position + 1, hello);
   if (state_.watcher() == WatcherState::kDown) Send(id, state_.factory()(WatcherDownJson()));
 

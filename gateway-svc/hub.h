@@ -3,7 +3,13 @@
 // client a cursor into that history) and handles what concerns a client as
 // a whole: resume decisions at connect, snapshots and resyncs, client
 // messages (client_messages.h), flood control (flood_control.h) and
-// ping/pong (pong_watch.h), and stuck sockets. Knows nothing of sockets:
+// ping/pong (pong_watch.h), and stuck sockets, and fetching from the
+// watcher's history (HistorySource) what a client needs that is older than
+// the ring: one request per range whatever the number of clients needing
+// it, rendered once into a ReplayRange the clients share; the client is
+// held meanwhile (a connecting one gets its hello, with the full `replayed`
+// count, when the range arrives), and resyncs (history_gap) if the watcher
+// cannot serve it. Knows nothing of sockets:
 // clients are ClientSinks that pull their frames from fan_out() as their
 // sockets drain; frames come from a FrameFactory.
 // Thread-safety: none; every method runs on the io thread.
@@ -26,6 +32,7 @@
 #include "gateway-svc/flood_control.h"
 #include "gateway-svc/frame.h"
 #include "gateway-svc/gateway_metrics.h"
+#include "gateway-svc/history_source.h"
 #include "gateway-svc/pong_watch.h"
 #include "gateway-svc/resume.h"
 #include "gateway-svc/topic_filter.h"
@@ -55,6 +62,13 @@ class Hub final : private GapHandler {
   Hub(HubOptions options, FrameFactory factory, GatewayMetrics* metrics, const Clock* clock);
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;
+
+  // The watcher's history, for clients needing events older than the ring
+  // (optional: without it they get resync_required(history_gap)). Must
+  // outlive the hub.
+  void set_history_source(HistorySource* source) { history_source_ = source; }
+  // History fetches in flight, and fetched ranges still in use.
+  size_t fetches_in_flight() const { return fetches_.size(); }
 
   // Feed side.
   void Apply(std::vector<FeedUpdate>&& updates);
@@ -113,6 +127,16 @@ class Hub final : private GapHandler {
     FloodWindow flood;
     PongWatch pong;
     bool closing = false;
+    bool awaiting_hello = false;  // held for a history fetch; hello not sent yet
+    uint64_t fetch = 0;           // the fetch it is held for (0: none)
+  };
+  // One request to the watcher's history: (after, until] of `epoch`, and
+  // the clients held for it.
+  struct Fetch {
+    std::string epoch;
+    uint64_t after = 0;
+    uint64_t until = 0;
+    std::vector<ClientId> waiting;
   };
 
   Client* Find(ClientId id);
@@ -125,6 +149,20 @@ class Hub final : private GapHandler {
   void Broadcast(const FramePtr& frame);
   bool CountFrame(ClientId id, Client& c);
   void UpdateGauges();
+  // Serves client `id`, needing events from `next` on (older than the
+  // ring), from the watcher's history: from a fetched range still in use,
+  // by joining a fetch in flight, or by a new one (the client is held
+  // until it answers). False when there is no history source (or nothing
+  // to fetch): the caller resyncs.
+  bool FetchFor(ClientId id, uint64_t next);
+  void OnFetched(uint64_t fetch_id, std::shared_ptr<const HistoryRange> range);
+  // Hands `range` to the held client and releases it (with its hello if it
+  // is connecting).
+  void Deliver(ClientId id, const std::shared_ptr<const ReplayRange>& range);
+  // The fetch for a held client failed: hello (if not sent), then
+  // resync_required(history_gap).
+  void FailFetch(ClientId id, std::string_view why);
+  FramePtr MakeHello(const std::string& epoch, uint64_t seq, uint64_t replayed) const;
 
   HubOptions options_;
   GatewayMetrics* metrics_;
@@ -133,6 +171,17 @@ class Hub final : private GapHandler {
   FanOut fan_out_;
   std::unordered_map<ClientId, Client> clients_;
   ClientId next_id_ = 1;
+  HistorySource* history_source_ = nullptr;
+  std::unordered_map<uint64_t, Fetch> fetches_;  // by fetch id
+  uint64_t next_fetch_ = 1;
+  // Ranges fetched and still shared by some client: a later client needing
+  // one joins it instead of fetching again.
+  std::vector<std::weak_ptr<const ReplayRange>> ranges_;
+  // The last few ranges fetched, kept a little while after their clients
+  // are through (a reconnect wave arrives over seconds, not at once).
+  static constexpr size_t kRecentRanges = 4;
+  static constexpr Millis kRecentRangeTtl{10000};
+  std::vector<std::pair<SteadyTime, std::shared_ptr<const ReplayRange>>> recent_;
 };
 
 }  // namespace coderef::gateway

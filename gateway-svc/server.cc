@@ -132,6 +132,25 @@ class GatewayServer::Impl final : public HttpConnectionHost {
   SessionHost sessions_;
   std::unique_ptr<RestApi> rest_;
   std::unique_ptr<FeedClient> feed_;
+  // The hub's way to the watcher's history: FeedClient::FetchHistory, its
+  // answer (on the feed thread) posted to the io thread.
+  class FeedHistory final : public HistorySource {
+   public:
+    FeedHistory(asio::io_context* io, FeedClient* feed) : io_(io), feed_(feed) {}
+    void Fetch(const std::string& epoch, uint64_t after_seq, uint64_t until_seq,
+               HistoryCallback done) override {
+      asio::io_context* io = io_;
+      feed_->FetchHistory(epoch, after_seq, until_seq,
+                          [io, done = std::move(done)](std::shared_ptr<const HistoryRange> r) {
+                            asio::post(*io, [done, r] { done(r); });
+                          });
+    }
+
+   private:
+    asio::io_context* io_;
+    FeedClient* feed_;
+  };
+  std::unique_ptr<FeedHistory> feed_history_;
   asio::steady_timer ping_timer_;
   // Pong and stuck deadlines (Hub::CheckTimeouts), armed for the earliest.
   asio::steady_timer timeout_timer_;
@@ -210,6 +229,8 @@ bool GatewayServer::Impl::Listen(std::string* error) {
         });
       },
       &metrics_, &clock_);
+  feed_history_ = std::make_unique<FeedHistory>(&io_, feed_.get());
+  hub_->set_history_source(feed_history_.get());
   return true;
 }
 

@@ -175,7 +175,8 @@ TEST_F(SystemFaultTest, GatewayKilledUnder500ClientsTheyResumeWithExactlyTheMiss
   uint64_t after = SettledSeq(g2);
   ASSERT_GT(after, before);
 
-  // Half resume on the second gateway: exactly the missed events.
+  // Half resume on the second gateway, half on a gateway started after the
+  // changes: exactly the missed events on both.
   GatewayProcess& g3 = StartGateway();  // the restarted one (a new process)
   for (int i = 0; i < kClients; ++i) {
     clients[i]->ClearSeen();
@@ -199,15 +200,16 @@ TEST_F(SystemFaultTest, GatewayKilledUnder500ClientsTheyResumeWithExactlyTheMiss
   for (int i = 0; i < kClients; ++i) {
     StreamClient& c = *clients[i];
     ASSERT_EQ(c.violations(), "");
-    if (i % 2 == 0) {  // the gateway that was there all along: an exact replay
-      EXPECT_EQ(c.hello()["replayed"], after - before) << i;
-      EXPECT_EQ(c.seqs(), missed) << i;
-      EXPECT_TRUE(c.resyncs().empty()) << i;
-    } else {  // a gateway started after the events: it holds no history of them
-      EXPECT_EQ(c.resyncs(), std::vector<std::string>{"history_gap"}) << i;
-      EXPECT_TRUE(c.seqs().empty()) << i;
-    }
+    // On the gateway that was there all along, from its history; on the one
+    // started after the events, from the watcher's (contract section 6):
+    // an exact replay either way.
+    EXPECT_EQ(c.hello()["replayed"], after - before) << i;
+    EXPECT_EQ(c.seqs(), missed) << i;
+    EXPECT_TRUE(c.resyncs().empty()) << i;
   }
+  EXPECT_LE(g3.Metric("coderef_gateway_history_fetches_total"), 2)
+      << "one fetch for its 250 resuming clients (two if the ring moved meanwhile)";
+  EXPECT_GE(g3.Metric("coderef_gateway_history_fetches_total"), 1);
   // And live from there, on both.
   ws_.WritePlan("last", "3");
   ASSERT_TRUE(PumpAllUntil(clients, [&] {
@@ -219,7 +221,26 @@ TEST_F(SystemFaultTest, GatewayKilledUnder500ClientsTheyResumeWithExactlyTheMiss
   ExpectRestEqualsDisk();
 }
 
-TEST_F(SystemFaultTest, EventsLostOnTheFeedAreNoticedResnapshottedAndAnnounced) {
+// The gateway stops reading (SIGSTOP); 300 events of ~40 KiB (12 MiB)
+// overflow the socket buffers and the PUB's 10-message queue: ZeroMQ drops.
+// Returns the watcher's last seq once it is quiet.
+uint64_t LoseEventsOnTheFeed(GatewayProcess& g, Workspace& ws, FeedProbe& probe) {
+  g.proc().Signal(SIGSTOP);
+  for (int i = 0; i < 300; ++i) ws.WritePlan("p" + std::to_string(i), "s" + std::to_string(i), 40000);
+  EXPECT_TRUE(probe.WaitHeartbeatSeq(301, 30000ms)) << "the watcher published everything";
+  uint64_t last = probe.last_heartbeat().seq();
+  for (;;) {  // until the watcher is quiet (a half-written file adds an update)
+    probe.Drain(700ms);
+    if (probe.last_heartbeat().seq() == last) break;
+    last = probe.last_heartbeat().seq();
+  }
+  g.proc().Signal(SIGCONT);
+  return last;
+}
+
+// Contract section 6: the gateway fills a gap on its feed from the
+// watcher's history; its clients see every event, and no resync.
+TEST_F(SystemFaultTest, EventsLostOnTheFeedAreFilledFromTheWatchersHistory) {
   StartWatcher("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", {"--pub-hwm", "10"});
   GatewayProcess& g = StartGateway({"--watcher-timeout-ms", "30000"});
   StreamClient a("reader"), b("resumer");
@@ -231,32 +252,59 @@ TEST_F(SystemFaultTest, EventsLostOnTheFeedAreNoticedResnapshottedAndAnnounced) 
   b.ws().Abort();  // b will come back after the loss
   FeedProbe probe(watcher_->pub(), watcher_->snapshot(), "hb");
   ASSERT_TRUE(probe.WaitConnected());
+  const uint64_t last = LoseEventsOnTheFeed(g, ws_, probe);
 
-  // The gateway stops reading; 300 events of ~40 KiB (12 MiB) overflow the
-  // socket buffers and the PUB's 10-message queue: ZeroMQ drops.
-  g.proc().Signal(SIGSTOP);
-  for (int i = 0; i < 300; ++i) ws_.WritePlan("p" + std::to_string(i), "s" + std::to_string(i), 40000);
-  ASSERT_TRUE(probe.WaitHeartbeatSeq(301, 30000ms)) << "the watcher published everything";
-  uint64_t last = probe.last_heartbeat().seq();
-  for (;;) {  // until the watcher is quiet (a half-written file adds an update)
-    probe.Drain(700ms);
-    if (probe.last_heartbeat().seq() == last) break;
-    last = probe.last_heartbeat().seq();
-  }
-  g.proc().Signal(SIGCONT);
+  ASSERT_TRUE(WaitFor([&] { return g.Metric("coderef_gateway_feed_gaps_total") >= 1; }, 15000ms))
+      << "the gateway noticed the gap";
+  ASSERT_TRUE(a.ReadUntil([&] { return a.position() == last; }, 30000ms)) << a.violations();
+  EXPECT_EQ(a.violations(), "") << "no silent hole";
+  EXPECT_TRUE(a.resyncs().empty()) << "the gap was filled: nothing to announce";
+  EXPECT_GE(a.seqs().size(), 300u) << "none lost (contiguous: no violation, no resync)";
+  EXPECT_EQ(g.Metric("coderef_gateway_snapshots_total"), 1) << "no re-snapshot";
+  EXPECT_NE(g.Log().find("feed.gap"), std::string::npos);
+  ExpectRestEqualsDisk();
+
+  // A client that was away during the loss is replayed exactly what it missed.
+  ASSERT_TRUE(b.Resume(g.port()));
+  ASSERT_TRUE(b.ReadUntil([&] { return b.position() == last; }, 10000ms)) << b.violations();
+  EXPECT_EQ(b.violations(), "");
+  EXPECT_TRUE(b.resyncs().empty());
+  EXPECT_GE(b.seqs().size(), 300u) << "replayed, not reloaded";
+  ws_.WritePlan("after", "1");
+  EXPECT_TRUE(a.ReadUntil([&] { return a.position() > last; }, 10000ms));
+  EXPECT_TRUE(b.ReadUntil([&] { return b.position() > last; }, 10000ms));
+  EXPECT_EQ(a.violations() + b.violations(), "");
+}
+
+// When the watcher's history no longer holds the lost range (a 10-event
+// --history-events), the gateway re-snapshots and announces the loss.
+TEST_F(SystemFaultTest, EventsLostOnTheFeedAreNoticedResnapshottedAndAnnounced) {
+  StartWatcher("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", {"--pub-hwm", "10", "--history-events", "10"});
+  GatewayProcess& g = StartGateway({"--watcher-timeout-ms", "30000"});
+  StreamClient a("reader"), b("resumer");
+  ASSERT_TRUE(a.Connect(g.port()));
+  ASSERT_TRUE(b.Connect(g.port()));
+  ws_.WritePlan("first", "1");
+  ASSERT_TRUE(a.ReadUntil([&] { return a.position() >= 1; }, 10000ms));
+  ASSERT_TRUE(b.ReadUntil([&] { return b.position() >= 1; }, 10000ms));
+  b.ws().Abort();  // b will come back after the loss
+  FeedProbe probe(watcher_->pub(), watcher_->snapshot(), "hb");
+  ASSERT_TRUE(probe.WaitConnected());
+  const uint64_t last = LoseEventsOnTheFeed(g, ws_, probe);
 
   ASSERT_TRUE(WaitFor([&] { return g.Metric("coderef_gateway_feed_gaps_total") >= 1; }, 15000ms))
       << "the gateway noticed the gap";
   ASSERT_TRUE(a.ReadUntil([&] { return a.position() == last; }, 30000ms)) << a.violations();
   EXPECT_EQ(a.violations(), "") << "no silent hole";
   ASSERT_FALSE(a.resyncs().empty()) << "the loss is announced";
-  for (const auto& r : a.resyncs()) EXPECT_TRUE(r == "overflow" || r == "history_gap") << r;
+  for (const auto& r : a.resyncs()) EXPECT_EQ(r, "overflow");
   EXPECT_LT(a.seqs().size(), 300u) << "some events were really lost";
   EXPECT_GE(g.Metric("coderef_gateway_snapshots_total"), 2) << "re-snapshotted";
   EXPECT_NE(g.Log().find("feed.gap"), std::string::npos);
   ExpectRestEqualsDisk();
 
-  // A client that was away during the loss cannot be replayed: told so.
+  // A client that was away during the loss cannot be replayed (neither the
+  // gateway nor the watcher holds the range): told so.
   ASSERT_TRUE(b.Resume(g.port()));
   ASSERT_TRUE(b.ReadUntil([&] { return b.position() == last; }, 10000ms)) << b.violations();
   EXPECT_EQ(b.violations(), "");

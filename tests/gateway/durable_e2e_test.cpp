@@ -51,6 +51,7 @@ class DurableE2E : public ServicesE2E {
   }
 
   void RestartWithoutResync(int sig);
+  void ResumeOnALaterGateway();
 };
 
 void DurableE2E::RestartWithoutResync(int sig) {
@@ -121,6 +122,65 @@ void DurableE2E::RestartWithoutResync(int sig) {
 TEST_F(DurableE2E, WatcherKilledAndRestartedNoClientResyncs) { RestartWithoutResync(SIGKILL); }
 
 TEST_F(DurableE2E, WatcherStoppedAndRestartedNoClientResyncs) { RestartWithoutResync(SIGTERM); }
+
+// Contract section 6, last bullet: a client that read up to seq S on gateway
+// A resumes, 300 changes later, on gateway B started after all of them (B's
+// own history holds none): B fetches the missed events from the watcher's
+// history and replays exactly those, with no resync_required.
+void DurableE2E::ResumeOnALaterGateway() {
+  GatewayProcess& a = StartGateway();
+  WsClient reader, away;
+  ASSERT_TRUE(reader.Connect(a.WsOptions()));
+  ASSERT_TRUE(away.Connect(a.WsOptions()));
+  json hello = NextNonPing(away);
+  ASSERT_EQ(hello.value("type", ""), "hello");
+  const std::string epoch = hello["epoch"];
+  const uint64_t start = hello["seq"];
+  WritePlan("a", "s1");
+  ASSERT_EQ(ReadEventsUntil(away, start + 1), Range(start + 1, start + 1));
+  const uint64_t since = start + 1;  // S: what `away` has read
+  away.Abort();
+
+  for (int i = 0; i < 300; ++i) WritePlan("n" + std::to_string(i), "new");
+  const uint64_t last = since + 300;
+  ASSERT_EQ(ReadEventsUntil(reader, last, 30000).back(), last) << "the watcher published all 300";
+
+  GatewayProcess& b = StartGateway({"--history", "10"});
+  WsClient resumer, twin;
+  const std::string target =
+      "/orchestrator/ws?epoch=" + epoch + "&since=" + std::to_string(since);
+  ASSERT_TRUE(resumer.Connect(b.WsOptions(target)));
+  ASSERT_TRUE(twin.Connect(b.WsOptions(target)));  // the same range: shares the fetch
+  for (WsClient* c : {&resumer, &twin}) {
+    json h = NextNonPing(*c, 10000);
+    ASSERT_EQ(h.value("type", ""), "hello") << h.dump();
+    EXPECT_EQ(h["epoch"], epoch);
+    EXPECT_EQ(h["seq"], last);
+    EXPECT_EQ(h["replayed"], 300);
+    std::vector<json> others;
+    EXPECT_EQ(ReadEventsUntil(*c, last, 10000, &others), Range(since + 1, last));
+    for (const json& o : others) EXPECT_NE(o.value("type", ""), "resync_required") << o.dump();
+  }
+  // Then live, after the replay.
+  WritePlan("a", "s2");
+  EXPECT_EQ(ReadEventsUntil(resumer, last + 1), Range(last + 1, last + 1));
+  EXPECT_EQ(b.Metric("coderef_gateway_history_fetches_total"), 1) << b.Log();
+  EXPECT_EQ(b.Metric("coderef_gateway_replayed_events_total"), 600);
+  EXPECT_EQ(b.Metric("coderef_gateway_history_fetch_failures_total"), 0);
+}
+
+TEST_F(DurableE2E, ResumeOnAGatewayStartedAfterTheMissedChangesReplaysThemFromTheWatcher) {
+  ResumeOnALaterGateway();
+}
+
+// The same with the watcher's history in memory (no --state-dir).
+class MemoryHistoryE2E : public DurableE2E {
+ protected:
+  std::vector<std::string> WatcherArgs() override { return {}; }
+};
+TEST_F(MemoryHistoryE2E, ResumeOnAGatewayStartedAfterTheMissedChangesReplaysThemFromTheWatcher) {
+  ResumeOnALaterGateway();
+}
 
 }  // namespace
 }  // namespace coderef::gateway::testing

@@ -47,6 +47,14 @@ class FakeSink : public fuzz::PullSink {
   std::vector<std::string> texts;
 };
 
+// Event `seq`: plans at odd seqs, stubs at even ones.
+v1::ChangeEvent NotedEvent(const std::string& epoch, uint64_t seq, size_t pad = 0) {
+  v1::Item item = seq % 2 ? testing::PlanItem("noted", "f" + std::to_string(seq))
+                          : testing::StubItem("noted", "s" + std::to_string(seq));
+  if (pad) item.set_feature_name(std::string(pad, 'x'));
+  return EventFor(epoch, seq, Change::kAdded, item);
+}
+
 class HubTest : public ::testing::Test {
  protected:
   HubTest() { MakeHub(HubOptions{}); }
@@ -80,13 +88,8 @@ class HubTest : public ::testing::Test {
 
   // Publishes event seq (replica seq + 1) alternating plans and stubs.
   void Publish(int n, size_t pad = 0) {
-    for (int i = 0; i < n; ++i) {
-      uint64_t seq = hub_->replica().seq() + 1;
-      v1::Item item = seq % 2 ? testing::PlanItem("noted", "f" + std::to_string(seq))
-                              : testing::StubItem("noted", "s" + std::to_string(seq));
-      if (pad) item.set_feature_name(std::string(pad, 'x'));
-      hub_->OnEvent({EventFor(hub_->replica().epoch(), seq, Change::kAdded, item), 0});
-    }
+    for (int i = 0; i < n; ++i)
+      hub_->OnEvent({NotedEvent(hub_->replica().epoch(), hub_->replica().seq() + 1, pad), 0});
   }
 
   static std::vector<uint64_t> Range(uint64_t from, uint64_t to) {
@@ -556,6 +559,192 @@ TEST_F(HubTest, FeedUpdatesApplyInOrder) {
   EXPECT_EQ(hub_->replica().seq(), 4u);
   EXPECT_EQ(hub_->replica().items(v1::KIND_PLAN).size(), 1u);
   EXPECT_TRUE(hub_->ready());
+}
+
+
+// ---- resumes older than the history: the watcher's history ------------------
+
+// The watcher's history behind a seam: records requests, answered by the
+// test (as the feed thread would, later).
+class FakeHistory : public HistorySource {
+ public:
+  struct Request {
+    std::string epoch;
+    uint64_t after, until;
+    HistoryCallback done;
+  };
+  void Fetch(const std::string& epoch, uint64_t after, uint64_t until, HistoryCallback done) override {
+    requests.push_back({epoch, after, until, std::move(done)});
+  }
+  // Answers request `i` with events (after, until] as HubTest::Event makes them.
+  void Serve(size_t i, size_t pad = 0) {
+    auto r = std::make_shared<HistoryRange>();
+    r->epoch = requests[i].epoch;
+    r->after_seq = requests[i].after;
+    r->until_seq = requests[i].until;
+    r->ok = true;
+    for (uint64_t s = r->after_seq + 1; s <= r->until_seq; ++s)
+      r->events.push_back(NotedEvent(r->epoch, s, pad));
+    requests[i].done(r);
+  }
+  void Fail(size_t i, const std::string& error) {
+    auto r = std::make_shared<HistoryRange>();
+    r->error = error;
+    requests[i].done(r);
+  }
+  std::vector<Request> requests;
+};
+
+class HubHistoryTest : public HubTest {
+ protected:
+  HubHistoryTest() { hub_->set_history_source(&history_); }
+  void MakeHub(HubOptions o) {
+    HubTest::MakeHub(o);
+    hub_->set_history_source(&history_);
+  }
+  FakeHistory history_;
+};
+
+TEST_F(HubHistoryTest, ResumeOlderThanTheHistoryIsFetchedOnceAndReplayedInOrderBeforeLive) {
+  // A gateway that started at seq 100: its history holds nothing older.
+  hub_->OnSnapshot("E", 100, {testing::ProjectItem("noted", "Noted")}, SnapshotCause::kInitial);
+  hub_->OnWatcherUp("E");
+  Publish(3);  // 101..103
+  auto a = Connect(Resume("E", 40));
+  auto b = Connect(Resume("E", 40));
+  auto stubs = Connect(Resume("E", 60, "stub"));
+  ASSERT_EQ(history_.requests.size(), 1u) << "one request for every client needing the range";
+  EXPECT_EQ(history_.requests[0].epoch, "E");
+  EXPECT_EQ(history_.requests[0].after, 40u);
+  EXPECT_EQ(history_.requests[0].until, 100u);
+  EXPECT_TRUE(a->texts.empty()) << "hello waits for the fetch";
+  Publish(2);  // live events while the fetch runs: queued after the replay
+  EXPECT_TRUE(a->texts.empty());
+  history_.Serve(0);
+  json hello = a->Messages()[0];
+  EXPECT_EQ(hello["type"], "hello");
+  EXPECT_EQ(hello["seq"], 105);
+  EXPECT_EQ(hello["replayed"], 65) << "41..105: fetched and from the ring";
+  EXPECT_EQ(a->EventSeqs(), Range(41, 105));
+  EXPECT_EQ(b->EventSeqs(), Range(41, 105));
+  EXPECT_EQ(a->Messages()[1]["project_name"], "Noted");
+  std::vector<uint64_t> even;
+  for (uint64_t s = 62; s <= 105; s += 2) even.push_back(s);
+  EXPECT_EQ(stubs->EventSeqs(), even);
+  EXPECT_EQ(stubs->Messages()[0]["replayed"], even.size());
+  Publish(1);
+  EXPECT_EQ(a->EventSeqs().back(), 106u);
+  for (const auto& c : {a, b, stubs})
+    for (const auto& t : c->Types()) EXPECT_NE(t, "resync_required");
+  EXPECT_EQ(metrics_.history_fetches->Get(), 1);
+  EXPECT_EQ(metrics_.history_fetch_shared->Get(), 2);
+  EXPECT_EQ(metrics_.Resync(ResyncReason::kHistoryGap)->Get(), 0);
+  EXPECT_EQ(hub_->fetches_in_flight(), 0u);
+}
+
+TEST_F(HubHistoryTest, AFetchedRangeStillInUseServesLaterClientsWithoutAnotherRequest) {
+  hub_->OnSnapshot("E", 100, {}, SnapshotCause::kInitial);
+  Hub::ClientId slow_id = 0;
+  auto slow = Connect(Resume("E", 10), &slow_id, /*reading=*/false);  // keeps the range in use
+  history_.Serve(0);
+  auto later = Connect(Resume("E", 50));
+  EXPECT_EQ(history_.requests.size(), 1u);
+  EXPECT_EQ(later->Messages()[0]["replayed"], 50);
+  EXPECT_EQ(later->EventSeqs(), Range(51, 100));
+  slow->Drain(FakeSink::kAll);
+  EXPECT_EQ(slow->EventSeqs(), Range(11, 100));
+}
+
+TEST_F(HubHistoryTest, AFetchedRangeIsKeptBrieflyAfterItsClientsAreThrough) {
+  hub_->OnSnapshot("E", 100, {}, SnapshotCause::kInitial);
+  auto first = Connect(Resume("E", 10));
+  history_.Serve(0);
+  EXPECT_EQ(first->EventSeqs(), Range(11, 100));  // through: nobody uses the range
+  clock_.Advance(Millis(5000));
+  auto second = Connect(Resume("E", 10));  // the next of a reconnect wave
+  EXPECT_EQ(history_.requests.size(), 1u);
+  EXPECT_EQ(second->EventSeqs(), Range(11, 100));
+  clock_.Advance(Millis(10000));
+  auto late = Connect(Resume("E", 10));
+  ASSERT_EQ(history_.requests.size(), 2u) << "kept briefly, not for ever";
+  history_.Serve(1);
+  EXPECT_EQ(late->EventSeqs(), Range(11, 100));
+}
+
+TEST_F(HubHistoryTest, RangeTheWatcherNoLongerHoldsGetsHistoryGap) {
+  hub_->OnSnapshot("E", 100, {}, SnapshotCause::kInitial);
+  auto c = Connect(Resume("E", 40));
+  ASSERT_EQ(history_.requests.size(), 1u);
+  Publish(1);
+  history_.Fail(0, "gone: the watcher's history starts after 40");
+  auto m = c->Messages();
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0]["type"], "hello");
+  EXPECT_EQ(m[0]["replayed"], 0);
+  EXPECT_EQ(m[1]["type"], "resync_required");
+  EXPECT_EQ(m[1]["reason"], "history_gap");
+  EXPECT_EQ(m[1]["seq"], 101);
+  Publish(1);
+  EXPECT_EQ(c->EventSeqs(), (std::vector<uint64_t>{102})) << "continues after the resync seq";
+  EXPECT_EQ(metrics_.history_fetch_failures->Get(), 1);
+  EXPECT_EQ(history_.requests.size(), 1u) << "no second fetch for the resynced client";
+  EXPECT_EQ(metrics_.Resync(ResyncReason::kHistoryGap)->Get(), 1);
+}
+
+TEST_F(HubHistoryTest, ASlowReaderFallingOutOfTheRingIsServedFromTheWatchersHistory) {
+  HubOptions o;
+  o.history = 20;  // the ring holds FeedState::kMinRing (64) nonetheless
+  MakeHub(o);
+  hub_->OnSnapshot("E", 0, {}, SnapshotCause::kInitial);
+  Publish(20);
+  auto c = Connect(Resume("E", 0), nullptr, /*reading=*/false);
+  c->Drain(600);  // hello and a few events
+  Publish(80);    // the ring (37..100) moves past the client's position
+  c->Drain(FakeSink::kAll);
+  ASSERT_EQ(history_.requests.size(), 1u);
+  EXPECT_EQ(history_.requests[0].until, 36u);
+  Publish(5);  // live meanwhile: the ring (42..105) moves past the range too
+  history_.Serve(0);
+  c->Drain(FakeSink::kAll);
+  ASSERT_EQ(history_.requests.size(), 2u) << "the rest, once through the first range";
+  EXPECT_EQ(history_.requests[1].after, 36u);
+  EXPECT_EQ(history_.requests[1].until, 41u);
+  history_.Serve(1);
+  c->Drain(FakeSink::kAll);
+  EXPECT_EQ(c->EventSeqs(), Range(1, 105)) << "no gap, no duplicate, in order";
+  for (const auto& t : c->Types()) EXPECT_NE(t, "resync_required");
+}
+
+TEST_F(HubHistoryTest, ANewEpochDuringTheFetchResyncsTheWaitingClientOnce) {
+  hub_->OnSnapshot("E", 100, {}, SnapshotCause::kInitial);
+  auto c = Connect(Resume("E", 40));
+  hub_->OnSnapshot("F", 5, {}, SnapshotCause::kEpoch);
+  history_.Serve(0);  // too late: ignored
+  EXPECT_EQ(c->Types(), (std::vector<std::string>{"hello", "resync_required"}));
+  EXPECT_EQ(c->Messages()[1]["reason"], "epoch_changed");
+}
+
+TEST_F(HubHistoryTest, AClientResumingBeforeTheFirstSnapshotIsServedFromTheWatchersHistory) {
+  auto c = Connect(Resume("E", 40));  // hello at (E, 40): no state yet
+  hub_->OnSnapshot("E", 100, {}, SnapshotCause::kInitial);
+  ASSERT_EQ(history_.requests.size(), 1u);
+  EXPECT_EQ(history_.requests[0].after, 40u);
+  history_.Serve(0);
+  EXPECT_EQ(c->Types().front(), "hello");
+  EXPECT_EQ(c->Messages()[0]["seq"], 40);
+  EXPECT_EQ(c->EventSeqs(), Range(41, 100));
+  for (const auto& t : c->Types()) EXPECT_NE(t, "resync_required");
+}
+
+TEST_F(HubHistoryTest, AClientClosingWhileHeldGetsItsCloseFrame) {
+  hub_->OnSnapshot("E", 100, {}, SnapshotCause::kInitial);
+  Hub::ClientId id = 0;
+  auto c = Connect(Resume("E", 40), &id);
+  hub_->CloseAll(1001, "bye");
+  EXPECT_EQ(c->close_code, 1001);
+  history_.Serve(0);
+  hub_->Disconnect(id);
+  EXPECT_EQ(hub_->client_count(), 0u);
 }
 
 }  // namespace

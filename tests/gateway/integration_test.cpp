@@ -168,20 +168,30 @@ TEST_F(GatewayIT, ResumeReplaysExactlyTheMissedEventsThenContinues) {
   EXPECT_EQ(r->Next(&extra, 200), WsClient::Result::kTimeout) << extra;
 }
 
-TEST_F(GatewayIT, ResumeOlderThanHistoryGetsHistoryGap) {
+TEST_F(GatewayIT, ResumeOlderThanHistoryGetsHistoryGapWhenTheWatcherServesNoHistory) {
+  // --history 5, but the ring holds FeedState::kMinRing (64) events: 100
+  // events put seq 3 out of it. The fake watcher answers history requests
+  // with "the watcher serves no history": the fetch fails, history_gap.
   GatewayProcess& g = StartGateway({"--history", "5"});
-  uint64_t last = PublishPlans(20);
+  uint64_t last = PublishPlans(100);
   ASSERT_TRUE(WaitFor([&] { return g.GetJson("/orchestrator/stats")["seq"] == last; }, 5000));
-  auto c = Client(g, "/orchestrator/ws?epoch=" + watcher_->epoch() + "&since=3");
+  json hello;
+  auto c = Client(g, "/orchestrator/ws?epoch=" + watcher_->epoch() + "&since=3", &hello);
+  EXPECT_EQ(hello["replayed"], 0);
   json r = NextNonPing(*c);
   EXPECT_EQ(r["type"], "resync_required");
   EXPECT_EQ(r["reason"], "history_gap");
   EXPECT_EQ(r["seq"], last);
   uint64_t next = PublishPlans(1);
   EXPECT_EQ(ReadEventsUntil(*c, next), std::vector<uint64_t>{next});
-  auto in_range = Client(g, "/orchestrator/ws?epoch=" + watcher_->epoch() + "&since=16");
-  EXPECT_EQ(ReadEventsUntil(*in_range, next), Range(17, next));
+  // Older than --history but still in the ring: replayed exactly.
+  auto in_ring = Client(g, "/orchestrator/ws?epoch=" + watcher_->epoch() + "&since=60", &hello);
+  EXPECT_EQ(hello["replayed"], next - 60);
+  EXPECT_EQ(ReadEventsUntil(*in_ring, next), Range(61, next));
   EXPECT_GE(g.Metric("coderef_gateway_resyncs_total{reason=\"history_gap\"}"), 1);
+  EXPECT_EQ(g.Metric("coderef_gateway_history_fetches_total"), 1);
+  EXPECT_EQ(g.Metric("coderef_gateway_history_fetch_failures_total"), 1);
+  EXPECT_NE(g.Log().find("replay.fetch_failed"), std::string::npos);
 }
 
 TEST_F(GatewayIT, NewEpochResyncsConnectedAndResumingClients) {

@@ -14,9 +14,10 @@ gateway-1 and gateway-2 started, a spare third port in nginx's upstream):
  2. A third gateway started later (`scripts/topology.sh add-gateway`, before
     the kill) serves new clients (hello, then every live event), and clients
     of the killed gateway that resume straight on it get `hello.replayed = k`
-    and exactly the k missed events. A resume from before its start gets the
-    documented resync_required(history_gap): that probe reloads over REST
-    and its state must end equal to the disk.
+    and exactly the k missed events. A resume from before its start is
+    replayed too, from the watcher's history (contract section 6): that probe
+    gets `hello.replayed = hello.seq - since`, every event after its `since`
+    exactly once, and no resync_required.
  3. A subscriber of the ZeroMQ feed only (examples/feed_subscriber.py --json)
     receives the same events (seq, type, project, file_path): it is the
     authoritative list, and it must itself be gap-free from its snapshot on.
@@ -571,17 +572,19 @@ class TopologyTest:
         for c in fresh:
             self.check(c.first_hello["gateway"] == "gw-3" and c.first_hello["epoch"] == epoch0,
                        f"{c.cid}: hello from {c.first_hello['gateway']} epoch {c.first_hello['epoch']}")
-        # a resume from before gw-3 existed: documented resync_required(history_gap)
+        # a resume from before gw-3 existed: replayed from the watcher's history
         probe = Client("stale", "probe@gw3", self.ws_url(self.gw3_url), self.origin,
-                       resume_from=(epoch0, seq0), track_state=True, rest_url=self.gw3_url)
+                       resume_from=(epoch0, seq0))
         self.clients.append(probe)
         self.tasks.append(asyncio.get_running_loop().create_task(probe.run()))
-        await wait_for(lambda: probe.resyncs and not probe.loading and probe.state is not None, 15,
-                       "the stale probe's resync_required and REST reload")
-        self.check(probe.resyncs[0]["reason"] == "history_gap",
-                   f"stale probe: resync reason {probe.resyncs[0]['reason']}, expected history_gap")
-        log(f"stale probe (since {seq0} on gw-3): resync_required({probe.resyncs[0]['reason']}) "
-            f"at seq {probe.resyncs[0]['seq']}, REST reload at seq {probe.rest_seq}")
+        await wait_for(lambda: probe.conns and probe.replay_left == 0, 15,
+                       "the stale probe's hello and replay")
+        ph = probe.conns[0]
+        self.check(not probe.resyncs and ph["seq"] - seq0 == ph["replayed"],
+                   f"stale probe: resyncs {probe.resyncs[:1]}, hello seq {ph['seq']} "
+                   f"replayed {ph['replayed']} since {seq0}")
+        log(f"stale probe (since {seq0} on gw-3): hello seq {ph['seq']}, replayed {ph['replayed']} "
+            f"from the watcher's history")
 
         # nginx lists gw-3's port from the start but skips it for fail_timeout
         # (5 s) after a refused connect: new clients through nginx reach gw-3
@@ -758,7 +761,11 @@ class TopologyTest:
                and x["seq"] - x["since"] != x["replayed"]]
         self.check(not bad, f"resumes with hello.seq - since != replayed: {bad[:5]}")
         self.check(not probe.errors, f"stale probe errors: {probe.errors[:3]}")
-        self.check(len(probe.resyncs) == 1, f"stale probe: {len(probe.resyncs)} resyncs")
+        self.check(not probe.resyncs, f"stale probe: {len(probe.resyncs)} resyncs")
+        psince = probe.conns[0]["since"] if probe.conns else None
+        self.check(psince is not None and probe.seqs == list(range(psince + 1, final + 1)),
+                   f"stale probe: {len(probe.seqs)} events, expected every one after {psince} "
+                   f"up to {final} once, in order")
 
         immediate = [c for c in nginx_dropped if c.backoff == (0.0, 0.0)]
         delayed = [c for c in nginx_dropped if c.backoff != (0.0, 0.0)]
@@ -788,8 +795,6 @@ class TopologyTest:
             diff = set(state.items()) ^ set(disk.items())
             results[name] = len(diff)
             self.check(not diff, f"REST {name} (seq {seq}) != disk: {sorted(diff)[:4]}")
-        pdiff = set((probe.state or {}).items()) ^ set(disk.items())
-        self.check(not pdiff, f"stale probe's reloaded state != disk: {sorted(pdiff)[:4]}")
         self.notes.update(disk_plans=len(disk), rest=results)
 
     def summary(self, elapsed):
@@ -828,8 +833,8 @@ class TopologyTest:
                   f"{late[1]:.1f}s after it was ready; {a.new_clients} new clients "
                   f"(hello seq {n['fresh_hello']}) got {min(n['fresh_events'], default=0)}-"
                   f"{max(n['fresh_events'], default=0)} live events each, complete; stale resume -> "
-                  f"resync_required({n['probe'].resyncs[0]['reason'] if n['probe'].resyncs else '-'})"
-                  f", REST reload + events = disk")
+                  f"replayed {n['probe'].conns[0]['replayed'] if n['probe'].conns else '-'} from the "
+                  f"watcher's history, resyncs: {len(n['probe'].resyncs)}")
             if "rest" in n:
                 print(f"  REST = disk  {n['disk_plans']} plans; differences: "
                       + ", ".join(f"{k} {v}" for k, v in n["rest"].items()))
