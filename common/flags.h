@@ -1,4 +1,4 @@
-// Command-line flags with environment fallbacks (contract section 5).
+// Command-line flags with environment fallbacks (docs/OPERATIONS.md).
 //
 // Every flag "--foo-bar" also reads PREFIX_FOO_BAR ("WATCHER_", "GATEWAY_").
 // The command line wins over the environment. A bad value (from either)

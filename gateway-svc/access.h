@@ -1,4 +1,4 @@
-// Access checks for HTTP and WebSocket requests (contract section 4): the
+// Access checks for HTTP and WebSocket requests (PROTOCOL §3-4): the
 // Origin policy and the shared token. Pure, thread-safe.
 #pragma once
 

@@ -4,7 +4,7 @@
 // snapshot chunk in here; CloneSync asks for snapshots, buffers events while
 // one is outstanding, applies only events newer than it, detects seq gaps
 // (seq > last+1, or a heartbeat ahead of the last seq: the missing range is
-// fetched from the watcher's history, contract section 6, and only when the
+// fetched from the watcher's history, PROTOCOL §1 (restarts), and only when the
 // watcher answers "gone" or cannot answer is a fresh snapshot taken) and new
 // epochs (a fresh snapshot), times out unanswered requests, and
 // watches the heartbeat (silence past the timeout: watcher down; a new

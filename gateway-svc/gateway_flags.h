@@ -1,4 +1,4 @@
-// The gateway's command line (contract section 5): every flag also reads
+// The gateway's command line (docs/OPERATIONS.md): every flag also reads
 // GATEWAY_<UPPER_SNAKE> from the environment; a bad value is an error
 // naming the flag (main exits 2). Not thread-safe; call from main().
 #pragma once

@@ -1,5 +1,5 @@
 // HistoryFetcher: ranges of events fetched from the watcher's history
-// (contract section 6, PROTOCOL "History requests") for the gateway's
+// (PROTOCOL §1 (restarts), PROTOCOL "History requests") for the gateway's
 // fan-out core, e.g. a client resuming at a seq older than the gateway's own
 // history (a gateway that has just started). Socket-free: the feed thread
 // sends what TakeRequest gives on a DEALER of its own and feeds the replies

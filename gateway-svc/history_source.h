@@ -1,5 +1,4 @@
-// HistorySource: the hub's seam to the watcher's history (contract section
-// 6). Fetch asks for the events (after_seq, until_seq] of `epoch`; `done`
+// HistorySource: the hub's seam to the watcher's history (PROTOCOL §1 (restarts)). Fetch asks for the events (after_seq, until_seq] of `epoch`; `done`
 // runs later on the hub's (io) thread, exactly once, with the range or a
 // failure (gone, other epoch, timeout, feed stopped). The gateway's
 // implementation (server.cc) forwards to FeedClient::FetchHistory, which

@@ -1,4 +1,4 @@
-// RestApi: every plain HTTP request of the gateway (contract section 4,
+// RestApi: every plain HTTP request of the gateway (PROTOCOL §3-4,
 // PROTOCOL section 4): the /orchestrator read API served from the replica
 // (original API shapes and filters, stamped with epoch and seq), /healthz,
 // /readyz, /metrics and the dashboard's static files. Returns status and

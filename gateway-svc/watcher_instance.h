@@ -1,5 +1,5 @@
 // WatcherInstance: tells, from the heartbeats, a watcher process that
-// restarted and resumed its stored epoch (contract section 6) apart from
+// restarted and resumed its stored epoch (PROTOCOL §1 (restarts)) apart from
 // everything else. Each watcher process sends a random `instance` id in its
 // heartbeats; a heartbeat from a new instance carrying the epoch the previous
 // instance had is such a restart (whether or not the heartbeat's silence

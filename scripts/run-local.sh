@@ -83,7 +83,7 @@ else
   EXTRA_WATCHER_ARGS=(--workorder-log "$WS/workorder-log.txt")
 fi
 
-# The watcher's durable state (contract section 6): restarts keep the epoch.
+# The watcher's durable state (PROTOCOL §1 (restarts)): restarts keep the epoch.
 if [[ -z "${WATCHER_STATE_DIR:-}" ]]; then
   EXTRA_WATCHER_ARGS+=(--state-dir "$RUN_DIR/state")
 fi
@@ -102,7 +102,7 @@ stop_all() {
       kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
     fi
   done
-  # The services exit within 2 s of SIGTERM (contract 5); then force.
+  # The services exit within 2 s of SIGTERM (docs/OPERATIONS.md); then force.
   local deadline=$((SECONDS + 5))
   for pid in "${pids[@]+"${pids[@]}"}"; do
     while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done

@@ -1,4 +1,4 @@
-// Batcher: when to flush a batch of raw changes (contract section 2).
+// Batcher: when to flush a batch of raw changes (PROTOCOL §1).
 // A batch opens at the first raw change and is due when no change has come
 // for `settle` or when it is `max_age` old, whichever comes first; and, when
 // every file changed in it is complete (DirtyFiles::AllComplete: closed

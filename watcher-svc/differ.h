@@ -1,4 +1,4 @@
-// Differ: classification by final state (contract section 2). It compares
+// Differ: classification by final state (PROTOCOL §1). It compares
 // the items a source yields now with the items it yielded at the last
 // publish, as the StateStore holds them, updates the store and says what
 // changed as events: a new id is `_added`, the same id with another content

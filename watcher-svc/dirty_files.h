@@ -1,5 +1,5 @@
 // DirtyFiles: the tracked files changed since they were last read into a
-// batch, each with whether its last change is complete (contract section 2,
+// batch, each with whether its last change is complete (PROTOCOL §1,
 // "Early flush of complete writes" and "No torn reads").
 //
 // A change is complete when the file was renamed into place (IN_MOVED_TO),

@@ -1,4 +1,4 @@
-// The write-ahead publish path (contract section 6): where DurableState
+// The write-ahead publish path (PROTOCOL §1 (restarts)): where DurableState
 // (what is stored) meets the Publisher (what goes out). Loop thread only.
 #pragma once
 

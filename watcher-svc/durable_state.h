@@ -1,4 +1,4 @@
-// DurableState: the watcher's side of contract section 6 ("restarts without
+// DurableState: the watcher's side of PROTOCOL §1 (restarts) ("restarts without
 // resync"), between the core (what changed) and the publisher (what goes
 // out). It owns the StateDb under --state-dir and decides, at start, whether
 // the watcher resumes its stored epoch (re-sending stored events that may not

@@ -1,5 +1,5 @@
 // EventHistory: where the watcher answers history requests from ("the events
-// after seq N", contract section 6): the durable store when --state-dir is
+// after seq N", PROTOCOL §1 (restarts)): the durable store when --state-dir is
 // in force, or MemoryHistory, a bounded ring of the same events kept in
 // memory (no --state-dir, or a store that failed while running).
 // Not thread-safe: owned by the watcher loop thread.

@@ -22,7 +22,7 @@ struct FileStat {
   uint64_t ino = 0;
   uint64_t dev = 0;
   // StatAndRead only: a process had the file open for writing when it was
-  // to be read (the content may be half a write; contract section 2, "No
+  // to be read (the content may be half a write; PROTOCOL §1, "No
   // torn reads"). Unknown (false) where the file system cannot tell.
   bool open_for_writing = false;
 };

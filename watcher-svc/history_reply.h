@@ -1,4 +1,4 @@
-// History replies on the snapshot ROUTER (contract section 6, PROTOCOL
+// History replies on the snapshot ROUTER (PROTOCOL §1 (restarts), PROTOCOL
 // "History requests"): a SnapshotRequest with `history` set is answered with
 // the events after history.after_seq (up to until_seq, or the last seq) in
 // SnapshotChunks, in seq order, the last chunk marked; or with one chunk

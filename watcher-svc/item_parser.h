@@ -1,6 +1,6 @@
 // Turning tracked files into items: which paths are tracked (ClassifyPath),
 // and what a plan.json / stub.json / communication.json says (ParseFileItem).
-// Pure functions, thread-safe. Contract section 1.
+// Pure functions, thread-safe. PROTOCOL §0.
 #pragma once
 
 #include <cstdint>

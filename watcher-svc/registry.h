@@ -1,4 +1,4 @@
-// The project registry: parsing projects.json (contract section 1).
+// The project registry: parsing projects.json (PROTOCOL §0).
 // Pure function plus a FileSystem for "is this a folder" checks.
 #pragma once
 

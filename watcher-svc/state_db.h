@@ -1,5 +1,4 @@
-// StateDb: the watcher's durable state behind --state-dir (contract section
-// 6): the schema version, the epoch, the last seq assigned, the seq up to
+// StateDb: the watcher's durable state behind --state-dir (PROTOCOL §1 (restarts)): the schema version, the epoch, the last seq assigned, the seq up to
 // which every event was handed to the feed socket, every published item (its
 // identity, content hash and the fields a deletion event needs; the file
 // text is left out: it is on disk), and the last `history_events` events

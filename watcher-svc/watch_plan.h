@@ -1,5 +1,4 @@
-// WatchPlan: which folders the watcher watches, and how (contract section
-// 1's layout). Inside a project: coderef/ in full, coderef/{working,
+// WatchPlan: which folders the watcher watches, and how (PROTOCOL §0's layout). Inside a project: coderef/ in full, coderef/{working,
 // archived,stubs} for entries only, coderef/<loc>/<feature>/ in full; deeper
 // folders hold no tracked files and are not watched (ModeFor). A project
 // whose folder or coderef/ does not exist yet gets an *anchor*: a watch for

@@ -45,7 +45,7 @@ struct ServiceOptions {
   // admits only these client keys (already loaded from that path).
   std::string curve_allowed_clients;
   std::set<std::string> curve_allowed_keys;
-  // --state-dir, --history-events, --state-sync (contract section 6).
+  // --state-dir, --history-events, --state-sync (PROTOCOL §1 (restarts)).
   DurableOptions durable;
 };
 

@@ -1,7 +1,7 @@
 // Workorder logs: parsing lines ("WO-ID | project | description | timestamp")
 // and tailing a log file so that each new complete line yields one entry,
 // partial lines wait for their newline, and a truncated or replaced file is
-// re-read without repeating lines already present. Contract sections 1-2.
+// re-read without repeating lines already present. PROTOCOL §0-1.
 // Not thread-safe (owned by the watcher loop).
 #pragma once
 

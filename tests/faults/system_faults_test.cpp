@@ -201,7 +201,7 @@ TEST_F(SystemFaultTest, GatewayKilledUnder500ClientsTheyResumeWithExactlyTheMiss
     StreamClient& c = *clients[i];
     ASSERT_EQ(c.violations(), "");
     // On the gateway that was there all along, from its history; on the one
-    // started after the events, from the watcher's (contract section 6):
+    // started after the events, from the watcher's (PROTOCOL §1 (restarts)):
     // an exact replay either way.
     EXPECT_EQ(c.hello()["replayed"], after - before) << i;
     EXPECT_EQ(c.seqs(), missed) << i;
@@ -238,7 +238,7 @@ uint64_t LoseEventsOnTheFeed(GatewayProcess& g, Workspace& ws, FeedProbe& probe)
   return last;
 }
 
-// Contract section 6: the gateway fills a gap on its feed from the
+// PROTOCOL §1 (restarts): the gateway fills a gap on its feed from the
 // watcher's history; its clients see every event, and no resync.
 TEST_F(SystemFaultTest, EventsLostOnTheFeedAreFilledFromTheWatchersHistory) {
   StartWatcher("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", {"--pub-hwm", "10"});

@@ -1,4 +1,4 @@
-# Gateway side of contract section 6: gaps and resumes served from the
+# Gateway side of PROTOCOL §1 (restarts): gaps and resumes served from the
 # watcher's history.
 coderef_test(history_fetcher_test SOURCES history_fetcher_test.cpp LIBS coderef::gateway_core)
 coderef_test(durable_e2e_test SOURCES durable_e2e_test.cpp

@@ -1,4 +1,4 @@
-// The crash loop of contract section 6 (label `slow`): the watcher with
+// The crash loop of PROTOCOL §1 (restarts) (label `slow`): the watcher with
 // --state-dir is killed with -9 eight times at random moments during 40 s of
 // 20 changes/s, and restarted at once on the same endpoints and state dir.
 // Four clients on two gateways record their streams: each must be one epoch,

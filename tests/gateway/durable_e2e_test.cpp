@@ -1,4 +1,4 @@
-// End-to-end, contract section 6: the real watcher-svc with --state-dir, two
+// End-to-end, PROTOCOL §1 (restarts): the real watcher-svc with --state-dir, two
 // real gateways, real WebSocket clients. The watcher is killed (-9) or
 // stopped (SIGTERM) while files change and restarted on the same endpoints
 // and state dir: every client sees watcher_down, watcher_up with the same
@@ -123,7 +123,7 @@ TEST_F(DurableE2E, WatcherKilledAndRestartedNoClientResyncs) { RestartWithoutRes
 
 TEST_F(DurableE2E, WatcherStoppedAndRestartedNoClientResyncs) { RestartWithoutResync(SIGTERM); }
 
-// Contract section 6, last bullet: a client that read up to seq S on gateway
+// PROTOCOL §1 (restarts), last bullet: a client that read up to seq S on gateway
 // A resumes, 300 changes later, on gateway B started after all of them (B's
 // own history holds none): B fetches the missed events from the watcher's
 // history and replays exactly those, with no resync_required.

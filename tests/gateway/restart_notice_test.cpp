@@ -1,4 +1,4 @@
-// End to end, contract section 6 as a dashboard sees it: a real watcher-svc
+// End to end, PROTOCOL §1 (restarts) as a dashboard sees it: a real watcher-svc
 // with --state-dir, a real gateway-svc, a WebSocket client. The watcher is
 // stopped (SIGTERM), three plans are added while it is down, and it is
 // started again on the same state dir: the client gets

@@ -15,7 +15,7 @@ gateway-1 and gateway-2 started, a spare third port in nginx's upstream):
     the kill) serves new clients (hello, then every live event), and clients
     of the killed gateway that resume straight on it get `hello.replayed = k`
     and exactly the k missed events. A resume from before its start is
-    replayed too, from the watcher's history (contract section 6): that probe
+    replayed too, from the watcher's history (PROTOCOL §1 (restarts)): that probe
     gets `hello.replayed = hello.seq - since`, every event after its `since`
     exactly once, and no resync_required.
  3. A subscriber of the ZeroMQ feed only (examples/feed_subscriber.py --json)

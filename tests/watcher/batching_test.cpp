@@ -1,5 +1,5 @@
 // Unit tests of completion-aware batching and of holding files being
-// written (contract section 2: "Early flush of complete writes", "No torn
+// written (PROTOCOL §1: "Early flush of complete writes", "No torn
 // reads"): DirtyFiles, Batcher's quiet window, the core's holds and its
 // read-then-drain check, and the poll backend's "same size and mtime on two
 // polls". Fake clock, fake file system, fake backend: no threads, no sleeps.

@@ -1,4 +1,4 @@
-# Durable state (--state-dir, contract section 6): the store over LevelDB
+# Durable state (--state-dir, PROTOCOL §1 (restarts)): the store over LevelDB
 # with a fault-injecting Env, and the restart tests with real processes.
 coderef_test(state_db_test SOURCES state_db_test.cpp durable_state_test.cpp LIBS coderef::watcher)
 coderef_test(durable_restart_test SOURCES durable_restart_test.cpp

@@ -1,4 +1,4 @@
-// Black-box tests of contract section 6 at the watcher: the real binary with
+// Black-box tests of PROTOCOL §1 (restarts) at the watcher: the real binary with
 // --state-dir, real files, real ZeroMQ. A watcher stopped by SIGTERM or
 // kill -9 while files change comes back in the same epoch, with a gap-free
 // seq and exactly the changes made while it was down (read back through a

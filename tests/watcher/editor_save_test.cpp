@@ -1,4 +1,4 @@
-// Black-box tests of how editors and tools really save (contract section 2:
+// Black-box tests of how editors and tools really save (PROTOCOL §1:
 // classification, "Early flush of complete writes", "No torn reads"): the
 // real watcher-svc, real files written with the same system calls the tools
 // use, real inotify, a real ZeroMQ subscriber. Each asserts exactly the

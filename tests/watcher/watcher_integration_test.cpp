@@ -1,6 +1,6 @@
 // Black-box tests of watcher-svc: the real binary, real files in temp
-// folders, real inotify, a real ZeroMQ SUB and DEALER (contract sections
-// 1-3 and 5).
+// folders, real inotify, a real ZeroMQ SUB and DEALER (PROTOCOL §0-1
+// and docs/OPERATIONS.md).
 #include <gtest/gtest.h>
 
 #include <set>
