@@ -327,7 +327,7 @@ TEST_F(GatewayIT, ThrottledReaderGetsAFiveMegabyteBurstWithNoCloseAndNoResync) {
       }
       got.push_back(std::strtoull(msg.c_str() + at + 8, nullptr, 10));
       last_seen = got.back();
-      if (got.size() % 8 == 0 && got.back() < kEvents)
+      if (got.size() % 2 == 0 && got.back() < kEvents)
         std::this_thread::sleep_for(std::chrono::milliseconds(3));
     }
   });
