@@ -238,21 +238,32 @@ uint64_t LoseEventsOnTheFeed(GatewayProcess& g, Workspace& ws, FeedProbe& probe)
   return last;
 }
 
+class SystemFaultLossTest : public SystemFaultTest {
+ protected:
+  // Both loss tests: a gateway with a reader `a` and a resumer `b` that both
+  // saw seq 1; `b` is cut off, then events are lost on the feed (PUB
+  // high-water mark). Returns the last seq written, 0 on failure.
+  uint64_t LoseEventsWithTwoClients(GatewayProcess& g, StreamClient& a, StreamClient& b) {
+    if (!a.Connect(g.port()) || !b.Connect(g.port())) return 0;
+    ws_.WritePlan("first", "1");
+    if (!a.ReadUntil([&] { return a.position() >= 1; }, 10000ms) ||
+        !b.ReadUntil([&] { return b.position() >= 1; }, 10000ms))
+      return 0;
+    b.ws().Abort();  // b will come back after the loss
+    FeedProbe probe(watcher_->pub(), watcher_->snapshot(), "hb");
+    if (!probe.WaitConnected()) return 0;
+    return LoseEventsOnTheFeed(g, ws_, probe);
+  }
+};
+
 // PROTOCOL §1 (restarts): the gateway fills a gap on its feed from the
 // watcher's history; its clients see every event, and no resync.
-TEST_F(SystemFaultTest, EventsLostOnTheFeedAreFilledFromTheWatchersHistory) {
+TEST_F(SystemFaultLossTest, EventsLostOnTheFeedAreFilledFromTheWatchersHistory) {
   StartWatcher("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", {"--pub-hwm", "10"});
   GatewayProcess& g = StartGateway({"--watcher-timeout-ms", "30000"});
   StreamClient a("reader"), b("resumer");
-  ASSERT_TRUE(a.Connect(g.port()));
-  ASSERT_TRUE(b.Connect(g.port()));
-  ws_.WritePlan("first", "1");
-  ASSERT_TRUE(a.ReadUntil([&] { return a.position() >= 1; }, 10000ms));
-  ASSERT_TRUE(b.ReadUntil([&] { return b.position() >= 1; }, 10000ms));
-  b.ws().Abort();  // b will come back after the loss
-  FeedProbe probe(watcher_->pub(), watcher_->snapshot(), "hb");
-  ASSERT_TRUE(probe.WaitConnected());
-  const uint64_t last = LoseEventsOnTheFeed(g, ws_, probe);
+  const uint64_t last = LoseEventsWithTwoClients(g, a, b);
+  ASSERT_GT(last, 0u) << a.violations() << b.violations();
 
   ASSERT_TRUE(WaitFor([&] { return g.Metric("coderef_gateway_feed_gaps_total") >= 1; }, 15000ms))
       << "the gateway noticed the gap";
@@ -278,19 +289,12 @@ TEST_F(SystemFaultTest, EventsLostOnTheFeedAreFilledFromTheWatchersHistory) {
 
 // When the watcher's history no longer holds the lost range (a 10-event
 // --history-events), the gateway re-snapshots and announces the loss.
-TEST_F(SystemFaultTest, EventsLostOnTheFeedAreNoticedResnapshottedAndAnnounced) {
+TEST_F(SystemFaultLossTest, EventsLostOnTheFeedAreNoticedResnapshottedAndAnnounced) {
   StartWatcher("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", {"--pub-hwm", "10", "--history-events", "10"});
   GatewayProcess& g = StartGateway({"--watcher-timeout-ms", "30000"});
   StreamClient a("reader"), b("resumer");
-  ASSERT_TRUE(a.Connect(g.port()));
-  ASSERT_TRUE(b.Connect(g.port()));
-  ws_.WritePlan("first", "1");
-  ASSERT_TRUE(a.ReadUntil([&] { return a.position() >= 1; }, 10000ms));
-  ASSERT_TRUE(b.ReadUntil([&] { return b.position() >= 1; }, 10000ms));
-  b.ws().Abort();  // b will come back after the loss
-  FeedProbe probe(watcher_->pub(), watcher_->snapshot(), "hb");
-  ASSERT_TRUE(probe.WaitConnected());
-  const uint64_t last = LoseEventsOnTheFeed(g, ws_, probe);
+  const uint64_t last = LoseEventsWithTwoClients(g, a, b);
+  ASSERT_GT(last, 0u) << a.violations() << b.violations();
 
   ASSERT_TRUE(WaitFor([&] { return g.Metric("coderef_gateway_feed_gaps_total") >= 1; }, 15000ms))
       << "the gateway noticed the gap";
