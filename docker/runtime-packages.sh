@@ -9,9 +9,10 @@ set -euo pipefail
 
 declare -A pkgs=()
 for bin in "$@"; do
-  if ldd "$bin" | grep -q 'not found'; then
+  deps="$(ldd "$bin")"  # captured: `ldd | grep -q` fails on SIGPIPE under pipefail
+  if [[ "$deps" == *"not found"* ]]; then
     echo "runtime-packages: $bin has unresolved libraries:" >&2
-    ldd "$bin" | grep 'not found' >&2
+    grep 'not found' <<<"$deps" >&2
     exit 1
   fi
   while read -r lib; do
