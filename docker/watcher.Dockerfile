@@ -24,11 +24,17 @@ RUN install -D -m 0755 build/release/watcher-svc/watcher-svc /out/watcher-svc \
 FROM debian:bookworm-slim
 COPY --from=install /out/runtime-packages.txt /tmp/runtime-packages.txt
 RUN apt-get update \
- && xargs -a /tmp/runtime-packages.txt apt-get install -y --no-install-recommends \
+ && xargs -a /tmp/runtime-packages.txt apt-get install -y --no-install-recommends libcap2-bin \
  && rm -rf /var/lib/apt/lists/* /tmp/runtime-packages.txt \
  && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin coderef \
  && install -d -o 10001 -g 10001 -m 0750 /var/lib/coderef-live/watcher
 COPY --from=install /out/watcher-svc /usr/local/bin/watcher-svc
+# The torn-read guard reads under read leases (F_SETLEASE): as uid 10001 on a
+# workspace owned by someone else that takes CAP_LEASE. Permitted only (+p, no
+# effective bit): the watcher raises it itself, and the image still starts
+# where the container is not granted it (docker-compose.yml: cap_add LEASE;
+# without it the watcher logs watcher.read_leases_limited).
+RUN setcap cap_lease+p /usr/local/bin/watcher-svc
 COPY docker/healthcheck.sh /usr/local/bin/coderef-healthcheck
 
 # Listen on all interfaces of the container; the compose network (not the

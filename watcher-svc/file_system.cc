@@ -2,14 +2,41 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <fstream>
 
 namespace coderef::watcher {
+
+namespace {
+
+// CAP_LEASE effective after the call: already, or raised from the
+// permitted set (raw capget/capset: one capability, no libcap).
+bool RaiseLeaseCapability() {
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (::syscall(SYS_capget, &hdr, data) != 0) return false;
+  constexpr int kWord = CAP_LEASE / 32;
+  constexpr uint32_t kBit = 1u << (CAP_LEASE % 32);
+  if (data[kWord].effective & kBit) return true;
+  if (!(data[kWord].permitted & kBit)) return false;
+  data[kWord].effective |= kBit;
+  return ::syscall(SYS_capset, &hdr, data) == 0;
+}
+
+bool LeasesEnabled() {
+  std::ifstream f("/proc/sys/fs/leases-enable");
+  int v = 1;  // no such file: leases are not switchable, so on
+  return !(f >> v) || v != 0;
+}
+
+}  // namespace
 
 bool PosixFileSystem::Stat(const std::string& path, FileStat* st, int* err) {
   *st = FileStat{};
@@ -90,6 +117,8 @@ PosixFileSystem::PosixFileSystem() {
     sigemptyset(&ign.sa_mask);
     ::sigaction(SIGIO, &ign, nullptr);
   }
+  const bool cap = RaiseLeaseCapability();
+  lease_scope_ = !LeasesEnabled() ? "off" : cap ? "all" : "owned";
 }
 
 bool PosixFileSystem::StatAndRead(const std::string& path, uint64_t max_bytes, FileStat* st,

@@ -57,21 +57,33 @@ class FileSystem {
   // kernel queues IN_MODIFY after a truncate or write is already visible.
   virtual bool StatAndRead(const std::string& path, uint64_t max_bytes, FileStat* st,
                            std::string* out, bool* read, int* read_err, int* err);
+  // Which files StatAndRead can read under a lease: "all" (CAP_LEASE),
+  // "owned" (only files of the watcher's own uid), "off" (fs.leases-enable
+  // is 0), "none" (a file system without leases, e.g. a test fake).
+  virtual std::string lease_scope() const { return "none"; }
 };
 
 // Leases: a lease break is signalled with SIGIO, so the constructor sets
-// SIGIO to ignored when it is at its default (terminate). Where no lease
-// can be taken (not the file's owner without CAP_LEASE, a file system
-// without leases) the file is read as before, without the guarantee.
+// SIGIO to ignored when it is at its default (terminate). It also raises
+// CAP_LEASE into the effective set when it is only permitted (a file
+// capability `cap_lease+p`, as the Docker image sets: without the
+// effective bit the binary still starts where the capability is not
+// granted). Where no lease can be taken (not the file's owner without
+// CAP_LEASE, a file system without leases) the file is read as before,
+// without the guarantee.
 class PosixFileSystem final : public FileSystem {
  public:
   PosixFileSystem();
+  std::string lease_scope() const override { return lease_scope_; }
   bool Stat(const std::string& path, FileStat* st, int* err) override;
   bool Read(const std::string& path, uint64_t offset, uint64_t max_bytes, std::string* out,
             int* err) override;
   bool ListDir(const std::string& path, std::vector<DirEntry>* out, int* err) override;
   bool StatAndRead(const std::string& path, uint64_t max_bytes, FileStat* st, std::string* out,
                    bool* read, int* read_err, int* err) override;
+
+ private:
+  std::string lease_scope_;
 };
 
 // Joins with one '/'.

@@ -120,12 +120,20 @@ bool WatcherService::Init() {
       .Kv("snapshot", publisher_->snapshot_endpoint())
       .Kv("http_port", http_port_)
       .Kv("backend", options_.poll_ms > 0 ? "poll" : "inotify")
+      .Kv("read_leases", seams_.fs.lease_scope())
       .Kv("projects", static_cast<uint64_t>(core_->projects().size()))
       .Kv("items", static_cast<uint64_t>(core_->state().size()))
       .Kv("watches", static_cast<uint64_t>(seams_.backend.watch_count()))
       .Kv("registry_loaded", loaded)
       .Kv("startup_ms", start_ms)
       .Kv("ready_ms", ready_ms);
+  if (const std::string scope = seams_.fs.lease_scope(); scope == "owned" || scope == "off")
+    LogWarn("watcher.read_leases_limited")
+        .Kv("read_leases", scope)
+        .Kv("note", scope == "off" ? "fs.leases-enable is 0: files rewritten in place may rarely be read mid-write"
+                                   : "files of other users are read without a lease: one rewritten in place may "
+                                     "rarely be read mid-write")
+        .Kv("hint", scope == "off" ? "set fs.leases-enable=1" : "grant CAP_LEASE or run as the files' owner");
 
   batcher_ = std::make_unique<Batcher>(Millis(options_.settle_ms), Millis(options_.debounce_ms),
                                        Millis(options_.quiet_ms));
@@ -143,7 +151,8 @@ std::string WatcherService::Healthz() const {
          ",\"state\":\"" + JsonEscape(durable_->status()) + "\",\"projects\":" + std::to_string(core_->projects().size()) +
          ",\"items\":" + std::to_string(core_->state().size()) + ",\"batch_open\":" +
          (batch_open() ? "true" : "false") + ",\"dirty_files\":" + std::to_string(core_->dirty_file_count()) +
-         ",\"outbox_empty\":" + (outbox_empty() ? "true" : "false") + "}";
+         ",\"outbox_empty\":" + (outbox_empty() ? "true" : "false") + ",\"read_leases\":\"" +
+         JsonEscape(seams_.fs.lease_scope()) + "\"}";
 }
 
 bool WatcherService::batch_open() const { return batcher_->open(); }

@@ -4,7 +4,9 @@
 Everything goes through nginx on --url, as a user's browser would:
 
  1. nginx's /nginx-health, the dashboard at /, REST /orchestrator/projects
-    and /orchestrator/plans (the demo workspace's projects and plans).
+    and /orchestrator/plans (the demo workspace's projects and plans); the
+    watcher (uid 10001, the workspace owned by another user) logged
+    read_leases "all": CAP_LEASE reached it, so no torn reads.
  2. WebSocket clients at /orchestrator/ws get hello; nginx spreads them over
     gateway-1 and gateway-2 (hello.gateway).
  3. A plan.json edited in the mounted workspace (a host folder, bind-mounted
@@ -196,6 +198,19 @@ async def run(args):
     plans = json.loads(http_get(base + "/orchestrator/plans?project=noted")[2])["plans"]
     check(any(p["feature_name"] == "auth" for p in plans), f"/orchestrator/plans?project=noted: {plans}")
     log(f"HTTP through nginx: /nginx-health, dashboard, projects {ids}, {len(plans)} plans of noted")
+
+    # 1b. the torn-read guard: the watcher (uid 10001) reads the workspace,
+    # owned by another user, under read leases only with CAP_LEASE (cap_add
+    # in docker-compose.yml, `cap_lease+p` on the binary).
+    logs = subprocess.run(shlex.split(args.compose) + ["logs", "--no-color", "watcher"], check=True,
+                          capture_output=True, text=True).stdout
+    started = [json.loads(l[l.index("{"):]) for l in logs.splitlines()
+               if '"msg":"watcher.started"' in l and "{" in l]
+    check(started, f"no watcher.started line in the watcher's log: {logs[-2000:]!r}")
+    check(started[-1].get("read_leases") == "all",
+          f"the watcher reads without CAP_LEASE (read_leases={started[-1].get('read_leases')!r}): "
+          f"files rewritten in place could be read mid-write")
+    log("watcher: read leases on every file (CAP_LEASE as uid 10001)")
 
     # 2. WebSocket clients over both gateways -------------------------------------
     clients = []

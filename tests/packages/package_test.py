@@ -116,9 +116,18 @@ def start_service(c, unit_name):
     env = parse_env_file(c.read(env_file))
     env_args = " ".join(shlex.quote(f"{k}={v}") for k, v in env.items())
     logf = f"/tmp/{unit_name}.log"
-    # setpriv: the unit's User/Group, no new privileges, an empty environment
+    # setpriv: the unit's User/Group, no new privileges, its
+    # CapabilityBoundingSet and AmbientCapabilities, an empty environment
     # plus the EnvironmentFile (systemd adds little else for a system unit).
-    script = (f"cd / && setpriv --reuid={user} --regid={group} --init-groups --no-new-privs "
+    caps = ""
+    if "CapabilityBoundingSet" in unit:
+        bset = [c.strip().lower().removeprefix("cap_") for c in unit["CapabilityBoundingSet"][-1].split()]
+        caps += " --bounding-set " + ",".join(["-all"] + [f"+{c}" for c in bset])
+    amb = [c.strip().lower().removeprefix("cap_") for c in unit.get("AmbientCapabilities", [""])[-1].split()]
+    if amb:
+        plus = ",".join(f"+{c}" for c in amb)
+        caps += f" --inh-caps {plus} --ambient-caps {plus}"
+    script = (f"cd / && setpriv --reuid={user} --regid={group} --init-groups --no-new-privs{caps} "
               f"env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin {env_args} {exec_start} >{logf} 2>&1 & echo $!")
     pid = c.run(script).strip()
     log(f"{unit_name}: ExecStart={exec_start} EnvironmentFile={env_file} User={user} -> pid {pid}")
@@ -204,6 +213,12 @@ def run(args):
     hello, ev, dt = asyncio.run(ws_edit(c, base.replace("http", "ws") + "/orchestrator/ws",
                                         "/srv/workspace/noted/coderef/working/auth/plan.json", "auth"))
     log(f"WebSocket hello {hello}; plan.json edit arrived as {ev['type']} seq {ev['seq']} in {dt * 1000:.0f} ms")
+    # The workspace is root's, the watcher runs as coderef-live: the unit's
+    # AmbientCapabilities=CAP_LEASE is what lets it read under leases.
+    wstart = [l for l in c.read(wlog).splitlines() if "watcher.started" in l]
+    check(wstart and "read_leases=all" in wstart[-1].replace('"', ""),
+          f"the watcher reads without CAP_LEASE: {wstart[-1] if wstart else c.read(wlog)[-1500:]}")
+    log("watcher: read leases on every file (AmbientCapabilities=CAP_LEASE as coderef-live)")
     plans = http_json(base + "/orchestrator/plans?project=noted")["plans"]
     check(any(p["feature_name"] == "auth" for p in plans), f"plans after the edit: {plans}")
     state_dir = wenv.get("WATCHER_STATE_DIR", "")

@@ -90,7 +90,8 @@ if ! docker image inspect "coderef-live/package-test:$tag" >/dev/null 2>&1; then
 fi
 mkdir -p "$TMP/pkgs"
 cp "${DEBS[@]}" "$TMP/pkgs/"
-docker run -d --name "$CONTAINER" -v "$TMP/pkgs:/pkgs:ro" "coderef-live/package-test:$tag" sleep infinity >/dev/null
+# LEASE in the container's bounding set: the watcher unit's AmbientCapabilities.
+docker run -d --name "$CONTAINER" --cap-add LEASE -v "$TMP/pkgs:/pkgs:ro" "coderef-live/package-test:$tag" sleep infinity >/dev/null
 RUNNING=1
 "$PY" tests/packages/package_test.py --container "$CONTAINER" "${DEBS[@]}"
 say "done in $((SECONDS - START))s"
