@@ -26,6 +26,7 @@ TEST_PKGS=(
   nodejs npm
   clang libclang-rt-14-dev
   docker.io debootstrap lintian dpkg-dev systemd
+  wrk liblmdb-dev libsqlite3-dev
 )
 if [[ "${1:-}" == "--build-only" ]]; then
   PKGS=("${BUILD_PKGS[@]}")

@@ -83,6 +83,7 @@ bool WatcherService::Init() {
     DurableState::Resume resume = durable_->Start(core_->state());
     ResumeFeed(*publisher_, *durable_, &resume, clock.UnixMicros());
   }
+  ::malloc_trim(0);  // the stored items read back (or written) for the restart's diff
   double ready_ms = std::chrono::duration<double, std::milli>(clock.Now() - start).count();
 
   if (!options_.http.empty()) {
