@@ -44,16 +44,16 @@
 #                          services and the concurrency-labelled tests' binaries)
 #   FUZZ_SECONDS=10        seconds per fuzz target in stage 10
 #
-# Time budget: about 15 minutes on 2 cores from a fresh clone with the
-# sanitizer stage (three builds: release, dev with the fuzzers, tsan targets;
-# test code is compiled at -O0 and without ASan, see tests/CMakeLists.txt),
-# under 10 without it. The compose and package stages add 12 minutes
-# (measured 2026-12-06 on the 2-core machine shared with three other builds:
-# compose 11m02s, of which 10 minutes is the images' compile; packages
-# 1m11s), plus about 3 minutes once per machine for the debootstrap of the
-# base image stand-ins (cached in /var/cache/coderef-live/base-images); the
-# compose stage takes about 1 minute when no source changed since its last
-# run (the engine's layer cache).
+# Time budget (CI=true, every stage, 2 cores; measured 2026-12-06 on a clone
+# of this repository): deps 0m08s (installed), build 3m59s, ctest 2m02s, web
+# 0m43s, compose 4m13s (the images' compile is most of it), packages 0m27s,
+# topology 0m13s, bench 0m46s, sanitizers 8m14s (ASan+UBSan dev build and
+# ctest, TSan build of the concurrency tests' targets and their ctest), fuzz
+# 0m59s: about 22 minutes. A machine's first run adds the package installs
+# (a few minutes) and about 3 minutes for the debootstrap of the base image
+# stand-ins (cached in /var/cache/coderef-live/base-images); the compose
+# stage takes about 1 minute when no source changed since its last run (the
+# engine's layer cache).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
