@@ -4,13 +4,15 @@ the ZeroMQ feed, p50/p99 over N saves of each kind, and the watcher's CPU
 time while idle.
 
   bench/watcher_latency.py --build build/release [--saves 100] [--idle-s 60]
-                           [--modes atomic,inplace]
+                           [--modes atomic,inplace,newfolder]
   bench/watcher_latency.py --state-dir    # the same with --state-dir (write-ahead
                                           # commits; prints their p50/p99 too)
 
 Kinds of save: `atomic` (write a temp file, rename it over plan.json: the
-clock starts at the rename) and `inplace` (open(O_TRUNC), write, close: the
-clock starts at the open). Starts the real watcher on a temp workspace
+clock starts at the rename), `inplace` (open(O_TRUNC), write, close: the
+clock starts at the open) and `newfolder` (mkdir of a new feature folder,
+then its plan.json written and closed: the clock starts at the mkdir; not
+in the default --modes). Starts the real watcher on a temp workspace
 (loopback, free ports), a real SUB socket, saves plan.json N times per kind
 (one at a time, waiting for each event), then measures idle CPU from /proc.
 --build may be any build folder (e.g. a baseline's). Prints a table and one
@@ -76,6 +78,15 @@ def main():
                 break
         def save(i, mode):
             text = '{"META_DOCUMENTATION":{"status":"s%d"}}' % i
+            if mode == "newfolder":
+                # A new feature folder and its first plan.json, saved at once
+                # (its close may come before the folder's watch exists).
+                d = os.path.join(os.path.dirname(os.path.dirname(plan)), "new-%d" % i)
+                t0 = time.time()
+                os.mkdir(d)
+                with open(os.path.join(d, "plan.json"), "w") as fh:
+                    fh.write(text)
+                return t0
             if mode == "atomic":
                 tmp = plan + ".tmp"
                 with open(tmp, "w") as fh:

@@ -121,6 +121,23 @@ PosixFileSystem::PosixFileSystem() {
   lease_scope_ = !LeasesEnabled() ? "off" : cap ? "all" : "owned";
 }
 
+WriterState PosixFileSystem::Writers(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) return WriterState::kUnknown;
+  WriterState w = WriterState::kUnknown;
+  struct stat s;
+  if (::fstat(fd, &s) == 0 && S_ISREG(s.st_mode)) {
+    if (::fcntl(fd, F_SETLEASE, F_RDLCK) == 0) {
+      w = WriterState::kNone;
+      ::fcntl(fd, F_SETLEASE, F_UNLCK);
+    } else if (errno == EAGAIN) {
+      w = WriterState::kOpen;
+    }
+  }
+  ::close(fd);
+  return w;
+}
+
 bool PosixFileSystem::StatAndRead(const std::string& path, uint64_t max_bytes, FileStat* st,
                                   std::string* out, bool* read, int* read_err, int* err) {
   *read = false;

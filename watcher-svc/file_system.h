@@ -27,6 +27,13 @@ struct FileStat {
   bool open_for_writing = false;
 };
 
+// Whether any process has a file open for writing (FileSystem::Writers).
+enum class WriterState {
+  kNone,     // nobody: the last write, if any, is complete
+  kOpen,     // a writer has it open: a write may be in progress
+  kUnknown,  // cannot tell (no lease here, not the owner, gone, a fake)
+};
+
 struct DirEntry {
   std::string name;
   bool is_dir = false;      // a real directory (symlinks to dirs are not followed)
@@ -57,6 +64,16 @@ class FileSystem {
   // kernel queues IN_MODIFY after a truncate or write is already visible.
   virtual bool StatAndRead(const std::string& path, uint64_t max_bytes, FileStat* st,
                            std::string* out, bool* read, int* read_err, int* err);
+  // Whether a process has `path` open for writing, asked with a read lease
+  // (taken and dropped at once). A scan uses it for the files it finds:
+  // with no writer, a file found in a folder that just appeared (a folder
+  // moved in, `mkdir` + save before the folder's watch) is as complete as
+  // one reported by IN_CLOSE_WRITE, so its batch need not wait the settle
+  // window (PROTOCOL §1, "Early flush of complete writes").
+  virtual WriterState Writers(const std::string& path) {
+    (void)path;
+    return WriterState::kUnknown;
+  }
   // Which files StatAndRead can read under a lease: "all" (CAP_LEASE),
   // "owned" (only files of the watcher's own uid), "off" (fs.leases-enable
   // is 0), "none" (a file system without leases, e.g. a test fake).
@@ -75,6 +92,7 @@ class PosixFileSystem final : public FileSystem {
  public:
   PosixFileSystem();
   std::string lease_scope() const override { return lease_scope_; }
+  WriterState Writers(const std::string& path) override;
   bool Stat(const std::string& path, FileStat* st, int* err) override;
   bool Read(const std::string& path, uint64_t offset, uint64_t max_bytes, std::string* out,
             int* err) override;

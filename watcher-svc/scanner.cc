@@ -44,6 +44,13 @@ void Scanner::Scan(const std::string& abs_dir, const std::string& rel_dir, int d
   ScanEntries(abs_dir, rel_dir, depth, defer, entries);
 }
 
+void Scanner::ScanNew(const std::string& abs_dir, const std::string& rel_dir, SteadyTime now) {
+  probe_writers_ = true;
+  now_ = now;
+  Scan(abs_dir, rel_dir);
+  probe_writers_ = false;
+}
+
 void Scanner::ScanEntries(const std::string& abs_dir, const std::string& rel_dir, int depth,
                           std::vector<Deferred>* defer, const std::vector<DirEntry>& entries) {
   for (const auto& e : entries) {
@@ -54,10 +61,24 @@ void Scanner::ScanEntries(const std::string& abs_dir, const std::string& rel_dir
     std::string child_abs = JoinPath(abs_dir, e.name);
     if (e.is_dir) {
       if (WatchPlan::ModeFor(child_rel) != 0) Scan(child_abs, child_rel, depth + 1, defer);
-    } else if (ClassifyPath(child_rel)) {
+    } else if (auto info = ClassifyPath(child_rel)) {
       // Regular files, and also what only looks like one (a dangling or
       // looping symlink, a FIFO): the core logs why those are skipped.
-      dirty_.MarkFound(child_abs);
+      if (!probe_writers_ || !e.is_file) {  // (a FIFO is not opened to ask)
+        dirty_.MarkFound(child_abs);
+        continue;
+      }
+      switch (fs_.Writers(child_abs)) {
+        case WriterState::kNone:
+          dirty_.Mark(child_abs, Completion::kComplete, false, !info->is_log, now_);
+          break;
+        case WriterState::kOpen:
+          dirty_.Mark(child_abs, Completion::kInProgress, false, !info->is_log, now_);
+          break;
+        case WriterState::kUnknown:
+          dirty_.MarkFound(child_abs);
+          break;
+      }
     }
   }
 }

@@ -307,8 +307,9 @@ bool WatcherCore::OnRawEvents(const std::vector<RawEvent>& events, SteadyTime no
       if (WatchPlan::ModeFor(rel) == 0) continue;
       if (ev.type == RawEvent::Type::kCreated) {
         // Close the race: watch and scan the new folder now, before more
-        // files land in it unseen.
-        scanner_.Scan(path, rel);
+        // files land in it unseen. Files already closed in it count as
+        // complete (their close came before the watch).
+        scanner_.ScanNew(path, rel, now);
         dirty_dirs_.insert(path);
         relevant = true;
       } else if (ev.type == RawEvent::Type::kDeleted) {

@@ -155,7 +155,9 @@ TEST_F(WatcherBadInputTest, SymlinkLoopsAndFifosAreSkippedWithAReason) {
   EXPECT_EQ(probe_->events().size(), 1u) << "only the good link is an item";
   ASSERT_TRUE(proc().WaitForLog("Too many levels of symbolic links")) << proc().Log();
   EXPECT_TRUE(proc().WaitForLog("file.skipped")) << proc().Log();
-  EXPECT_NE(proc().Log().find("not a regular file"), std::string::npos);
+  // (Its own batch may come after the loops': a closed file in a new folder
+  // flushes early, so wait for it rather than look once.)
+  EXPECT_TRUE(proc().WaitForLog("not a regular file")) << proc().Log();
   ExpectResponsive("after_loops");
 
   // A restart finds the same state (the scan does not follow the loops).

@@ -279,6 +279,41 @@ TEST_F(EditorSaveTest, CopyOfAFeatureFolderIsItsFilesAdded) {
                                "stub_added coderef/working/f-copy/stub.json"}));
 }
 
+// A feature folder made elsewhere and moved in (or made and saved into
+// before the watcher's watch on it lands): its plan.json was closed before
+// any event could say so. Nobody has it open for writing, so it counts as
+// complete: out in the quiet window, not the 1000 ms settle window.
+TEST_F(EditorSaveTest, FolderMovedInWithAClosedPlanIsAddedWellBeforeTheSettleWindow) {
+  WriteInPlace(P(kPlan), Plan("f", "a"));
+  Start({"--settle-ms", "1000", "--debounce-ms", "2000"});
+  WriteInPlace(ws_ / "staging/g/plan.json", Plan("g", "new"));
+  fs::rename(ws_ / "staging/g", P("coderef/working/g"));
+  EXPECT_EQ(Expect(1), (Events{"plan_added coderef/working/g/plan.json"}));
+  EXPECT_EQ(Last("coderef/working/g/plan.json")->item().plan().status(), "new");
+  EXPECT_LT(DelayMs("coderef/working/g/plan.json"), 500)
+      << "a closed file in a folder moved in must not wait the 1000 ms settle window";
+}
+
+// The same with the plan still open for writing, half written, when its
+// folder moves in: held (never published half-written) until it is closed,
+// then one plan_added with the whole content.
+TEST_F(EditorSaveTest, FolderMovedInWhileItsPlanIsBeingWrittenIsHeldUntilClosed) {
+  Start({"--max-hold-ms", "10000"});
+  fs::create_directories(ws_ / "staging/h");
+  const std::string text = Plan("h", "whole", 4096);
+  int fd = ::open((ws_ / "staging/h/plan.json").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  const size_t half = text.size() / 2;
+  ASSERT_EQ(::write(fd, text.data(), half), static_cast<ssize_t>(half));
+  fs::rename(ws_ / "staging/h", P("coderef/working/h"));
+  // A later change (the marker) goes out; the half-written plan does not.
+  EXPECT_EQ(Expect(0), Events{}) << "a file still open for writing was published";
+  ASSERT_EQ(::write(fd, text.data() + half, text.size() - half), static_cast<ssize_t>(text.size() - half));
+  ASSERT_EQ(::close(fd), 0);
+  EXPECT_EQ(Expect(1), (Events{"plan_added coderef/working/h/plan.json"}));
+  EXPECT_EQ(Last("coderef/working/h/plan.json")->item().plan().status(), "whole");
+}
+
 TEST_F(EditorSaveTest, MoveBetweenWorkingAndArchivedIsDeleteAndAddBothWays) {
   WriteInPlace(P("coderef/working/f/plan.json"), Plan("f", "a"));
   WriteInPlace(P("coderef/working/f/stub.json"), R"({"feature_name":"f"})");
