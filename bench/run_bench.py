@@ -121,6 +121,18 @@ class Proc:
             return ""
 
 
+def stop_process(p, timeout=10.0):
+    """SIGTERM a subprocess.Popen still running, SIGKILL it after `timeout` s."""
+    if p is None or p.poll() is not None:
+        return
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
 def cpu_seconds(pid):
     """utime + stime of the whole process (all threads) from /proc/<pid>/stat."""
     with open(f"/proc/{pid}/stat") as f:

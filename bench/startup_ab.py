@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_bench import ROOT, cpu_seconds, free_port, rss_bytes  # noqa: E402  (same measures as the full bench)
+from run_bench import ROOT, cpu_seconds, free_port, rss_bytes, stop_process  # noqa: E402  (same measures as the full bench)
 
 
 def rss_mib(pid):
@@ -75,13 +74,7 @@ def one_run(binary, feed_tool, projects_json, state_dir, logdir, tag):
         items = healthz(http).get("items")
         return {"ready_ms": ready_ms, "cpu_s": cpu, "rss_mib": rss, "items": items}
     finally:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_process(p)
         log.close()
 
 
