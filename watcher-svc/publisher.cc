@@ -174,6 +174,26 @@ void Publisher::ServeSnapshots(const StateStore& state, EventHistory* history) {
   }
 }
 
+bool Publisher::ServeHistory(EventHistory* history) {
+  if (history_jobs_.empty()) return false;
+  HistoryJob job = std::move(history_jobs_.front());
+  history_jobs_.pop_front();
+  MemoryHistory none(0, 0);
+  none.Reset(seq_ + 1);
+  EventHistory& from = history ? *history : none;
+  bool done;
+  if (job.epoch != epoch_) {
+    // The epoch changed while it was answered (the store failed: a new
+    // in-memory epoch): what is held now is not that epoch's history.
+    AbandonHistory(router_, job, from.first_seq());
+    done = true;
+  } else {
+    done = ContinueHistory(router_, job, from, HistoryReplyLimits{options_.chunk_items, options_.chunk_bytes});
+  }
+  if (!done) history_jobs_.push_back(std::move(job));  // round robin
+  return !history_jobs_.empty();
+}
+
 void Publisher::AnswerSnapshot(const std::vector<zmq::message_t>& request, const StateStore& state,
                                EventHistory* history) {
   if (request.empty()) return;
@@ -197,9 +217,11 @@ void Publisher::AnswerSnapshot(const std::vector<zmq::message_t>& request, const
   if (req.has_history()) {
     MemoryHistory none(0, 0);
     none.Reset(seq_ + 1);
-    AnswerHistory(router_, identity, delimiter, req, epoch_, seq_, history ? *history : none,
-                  HistoryReplyLimits{options_.chunk_items, options_.chunk_bytes});
+    HistoryJob job;
     histories_->Add();
+    // Answered a chunk per loop turn (ServeHistory), not here in one go.
+    if (StartHistory(router_, identity, delimiter, req, epoch_, seq_, history ? *history : none, &job))
+      history_jobs_.push_back(std::move(job));
     return;
   }
   uint32_t max_items = req.max_items_per_chunk() ? req.max_items_per_chunk() : options_.chunk_items;

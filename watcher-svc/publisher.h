@@ -29,6 +29,7 @@
 #include "common/metrics.h"
 #include "common/zmq_util.h"
 #include "watcher-svc/event_history.h"
+#include "watcher-svc/history_reply.h"
 #include "watcher-svc/state_store.h"
 
 namespace coderef::watcher {
@@ -92,6 +93,12 @@ class Publisher {
   // Answers every pending snapshot request (non-blocking drain); history
   // requests from `history` (none: they are answered "gone").
   void ServeSnapshots(const StateStore& state, EventHistory* history = nullptr);
+  // Sends the next chunk of one history answer in progress (round robin
+  // over them); `history` as for ServeSnapshots. Returns history_pending().
+  // The loop calls it once per turn and does not sleep while it is true,
+  // so live events go out between chunks.
+  bool ServeHistory(EventHistory* history);
+  bool history_pending() const { return !history_jobs_.empty(); }
 
  private:
   void AnswerSnapshot(const std::vector<zmq::message_t>& request, const StateStore& state,
@@ -117,6 +124,7 @@ class Publisher {
   uint64_t seq_ = 0;
   uint64_t sent_seq_ = 0;
   std::deque<Outgoing> outbox_;
+  std::deque<HistoryJob> history_jobs_;
   bool blocked_ = false;
   std::chrono::steady_clock::time_point blocked_since_{};
   Metric* published_ = nullptr;

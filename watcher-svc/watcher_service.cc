@@ -187,6 +187,9 @@ void WatcherService::Step(SteadyTime now, bool backend_readable) {
   if (!batcher_->open() && core_->ready(now))
     batcher_->OnChange(now, clock.UnixMicros(), core_->batch_complete());
   if (batcher_->Due(now) || (stop_ && batcher_->open())) FlushBatch(now);
+  // One chunk of a history answer per turn: live events go out between
+  // chunks (PROTOCOL "History requests").
+  publisher_->ServeHistory(durable_.get());
 }
 
 void WatcherService::FlushBatch(SteadyTime now) {
@@ -215,6 +218,8 @@ SteadyTime WatcherService::NextDeadline() const {
   if (core_->has_failed_watches()) wake = std::min(wake, next_retry_);
   // A full subscriber holds the outbox back: try again shortly.
   if (publisher_->pending()) wake = std::min(wake, last_step_ + kOutboxRetry);
+  // A history answer in progress: the next chunk at the next turn, no sleep.
+  if (publisher_->history_pending()) wake = std::min(wake, last_step_);
   return wake;
 }
 

@@ -14,6 +14,7 @@
 
 #include "fake_backend.h"
 #include "fake_file_system.h"
+#include "coderef/v1/feed.pb.h"
 #include "watcher-svc/publisher.h"
 
 namespace coderef::watcher {
@@ -53,6 +54,7 @@ class ServiceTest : public ::testing::Test {
     svc_ = std::make_unique<WatcherService>(o, ServiceSeams{clock_, fs_, backend_, ctx_});
     ASSERT_TRUE(svc_->Init());
     pub_ = o.pub;
+    snapshot_ = o.snapshot;
     t0_ = clock_.Now();
   }
   int64_t Heartbeats() { return MetricValue(svc_->metrics().Render(), "coderef_watcher_heartbeats_total"); }
@@ -68,7 +70,7 @@ class ServiceTest : public ::testing::Test {
   FakeBackend backend_;
   zmq::context_t ctx_{1};
   std::unique_ptr<WatcherService> svc_;
-  std::string pub_;
+  std::string pub_, snapshot_;
   SteadyTime t0_{};
 };
 
@@ -196,6 +198,76 @@ TEST_F(ServiceTest, AFullSubscriberIsRetriedEvery2msAndShutdownGivesUpAfterBlock
   // it is treated as stuck (the publisher skips it) or the exit gives up.
   while (clock_.Now() < t0_ + 512ms) clock_.Advance(1ms);
   EXPECT_TRUE(svc_->StepShutdown(clock_.Now())) << "the exit waits at most --pub-block-ms";
+}
+
+// A history request is answered a chunk per loop turn, not in one go: a
+// change made while a long answer is under way goes out before its end
+// (measured before: a 100,000-event answer held a lone save ~0.4 s).
+TEST_F(ServiceTest, AHistoryAnswerGoesOutAChunkPerTurnWithLiveEventsBetween) {
+  Make();
+  const int kEvents = 300;
+  for (int i = 1; i <= kEvents; ++i) {
+    fs_.AddFile("/ws/alpha/coderef/working/h" + std::to_string(i) + "/plan.json", Plan("x"));
+    backend_.EmitMovedTo("/ws/alpha/coderef/working/h" + std::to_string(i) + "/plan.json");
+  }
+  At(1ms, true);
+  At(12ms);
+  ASSERT_EQ(Seq(), static_cast<uint64_t>(kEvents));
+
+  zmq::socket_t dealer(ctx_, zmq::socket_type::dealer);
+  dealer.connect(snapshot_);
+  v1::SnapshotRequest req;
+  req.set_request_id("h1");
+  req.set_max_items_per_chunk(10);
+  req.mutable_history()->set_epoch(svc_->publisher().epoch());
+  req.mutable_history()->set_after_seq(0);
+  std::string body;
+  req.SerializeToString(&body);
+  dealer.send(zmq::buffer(body), zmq::send_flags::none);
+  auto recv_chunk = [&](v1::SnapshotChunk* c) {
+    zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, std::chrono::milliseconds(0)) <= 0) return false;
+    std::vector<zmq::message_t> parts;
+    if (!zmq::recv_multipart(dealer, std::back_inserter(parts))) return false;
+    return c->ParseFromArray(parts.back().data(), static_cast<int>(parts.back().size()));
+  };
+  // The request is read (inproc: delivered before poll returns)...
+  for (int i = 0; i < 100 && !svc_->publisher().history_pending(); ++i) svc_->ServeSnapshots();
+  ASSERT_TRUE(svc_->publisher().history_pending()) << "the request was not taken up";
+  v1::SnapshotChunk c;
+  EXPECT_FALSE(recv_chunk(&c)) << "a chunk went out before a loop turn";
+  EXPECT_EQ(svc_->NextDeadline(), clock_.Now()) << "the loop must not sleep while an answer is under way";
+
+  // ...then each turn sends one chunk of 10 events; a change in the middle
+  // is published between two chunks.
+  std::vector<uint64_t> seqs;
+  int chunks = 0, turn = 0;
+  bool last = false;
+  while (!last) {
+    ASSERT_LT(turn, 200) << "the answer never ended";
+    ++turn;
+    if (turn == 5) {
+      fs_.AddFile(kPlan, Plan("live"));
+      backend_.EmitMovedTo(kPlan);
+    }
+    At(Millis(20 + turn), turn == 5);
+    int this_turn = 0;
+    while (recv_chunk(&c)) {
+      ++this_turn;
+      ++chunks;
+      EXPECT_EQ(c.history(), v1::HISTORY_STATUS_OK);
+      for (const auto& ev : c.events()) seqs.push_back(ev.seq());
+      last = c.last();
+    }
+    EXPECT_LE(this_turn, 1) << "more than one chunk in turn " << turn;
+    if (turn == 25) {
+      EXPECT_EQ(Seq(), static_cast<uint64_t>(kEvents + 1)) << "the live change waited for the answer's end";
+    }
+  }
+  EXPECT_EQ(chunks, kEvents / 10);
+  ASSERT_EQ(seqs.size(), static_cast<size_t>(kEvents)) << "the answer is the range asked for, as of the request";
+  for (size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], i + 1);
+  EXPECT_FALSE(svc_->publisher().history_pending());
 }
 
 }  // namespace
