@@ -9,8 +9,8 @@ Starts the real watcher (loopback, free ports, --state-dir in a temp
 workspace, --heartbeat-ms 100), writes --events new plan.json (one feature
 folder each) and waits for all their events on a SUB socket, times five
 lone saves (atomic rename) on a quiet watcher, then sends one history
-request for everything the store still holds and, 5 ms later, makes a lone
-save. Prints the quiet latencies, when the answer's first and last chunks
+request for everything the store still holds (--snapshot: a full snapshot
+request instead) and, 5 ms later, makes a lone save. Prints the quiet latencies, when the answer's first and last chunks
 arrived, how many events it held, and the lone save's latency during it.
 Exit 1 when the answer is not "ok" or holds fewer than --events - 10 events.
 Everything started is stopped by PID.
@@ -34,6 +34,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(ROOT, "build", "release"))
     ap.add_argument("--events", type=int, default=100000)
+    ap.add_argument("--snapshot", action="store_true",
+                    help="send a full snapshot request (every item) instead of a history request")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="history-stall-")
     w = None
@@ -101,8 +103,9 @@ def main():
         dealer.setsockopt(zmq.RCVHWM, 0)
         dealer.connect(snap)
         req = pb2.SnapshotRequest(request_id="stall")
-        req.history.epoch = epoch
-        req.history.after_seq = max(0, seq - a.events + 10)  # what the store still holds
+        if not a.snapshot:
+            req.history.epoch = epoch
+            req.history.after_seq = max(0, seq - a.events + 10)  # what the store still holds
         time.sleep(0.2)  # the DEALER's connect (not a settle wait: no condition to watch)
         t0 = time.time()
         dealer.send(req.SerializeToString())
@@ -116,13 +119,16 @@ def main():
             c.ParseFromString(dealer.recv_multipart()[-1])
             first = first or time.time() - t0
             status = c.history
-            n += len(c.events)
+            n += len(c.items) if a.snapshot else len(c.events)
             if c.last:
                 break
         total = time.time() - t0
-        print(f"history answer after seq {req.history.after_seq}: {n} events, first chunk after "
+        what = "snapshot answer: items" if a.snapshot else f"history answer after seq {req.history.after_seq}: events"
+        print(f"{what} {n}, first chunk after "
               f"{first * 1000:.0f} ms, last after {total * 1000:.0f} ms; a lone save made 5 ms into it "
               f"reached the feed after {during:.0f} ms")
+        if a.snapshot:
+            return 0 if n >= a.events else 1
         return 0 if status == pb2.HISTORY_STATUS_OK and n >= a.events - 10 else 1
     finally:
         stop_process(w)
